@@ -1,0 +1,34 @@
+"""The ASGI application: Graph routes for v1.0 and beta on both roots, the token service,
+and Graph's conventions (errors, request ids, tolerant paths)."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from graphsync import __version__
+from graphsync.api.http import GraphConventions, install_error_handlers
+from graphsync.api.routes import applications, emulator, oauth, schema, synchronization
+from graphsync.clock import Clock
+from graphsync.config import Settings
+from graphsync.runtime.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None,
+               runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or Runtime(settings or Settings(), clock).start()
+    app = FastAPI(title="graphsync", version=__version__,
+                  description="Microsoft Graph synchronization API (Entra provisioning service), self-hosted.")
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(emulator.router)
+    for root in synchronization.ROOTS:
+        app.include_router(schema.build(root))
+        app.include_router(synchronization.build(root))
+    app.include_router(applications.router)
+    app.include_router(oauth.router)
+    app.add_middleware(GraphConventions)
+    return app
+
+
+def factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory graphsync.api.app:factory`` (settings from the env)."""
+    return create_app()

@@ -1,0 +1,51 @@
+"""Bearer-token authentication and Graph permission checks for every Graph route."""
+from __future__ import annotations
+
+from typing import Callable
+
+from fastapi import Request
+
+from graphsync.errors import Forbidden, Unauthorized
+from graphsync.services.tokens import InvalidToken, Principal
+
+# Which app permissions allow what (a ReadWrite permission includes its Read).
+SYNC_READ = ("Synchronization.Read.All", "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy")
+SYNC_WRITE = ("Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy")
+SECRETS_WRITE = SYNC_WRITE + ("Application.ReadWrite.All", "Directory.ReadWrite.All")
+APP_READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+APP_WRITE = ("Application.ReadWrite.All", "Directory.ReadWrite.All")
+DISCOVER = SYNC_WRITE + ("Directory.ReadWrite.All",)
+
+
+def _challenge(request: Request, error: str | None = None) -> dict[str, str]:
+    base = str(request.base_url).rstrip("/")
+    value = f'Bearer realm="", authorization_uri="{base}/common/oauth2/v2.0/authorize", client_id="00000003-0000-0000-c000-000000000000"'
+    if error:
+        value += f', error="invalid_token", error_description="{error}"'
+    return {"WWW-Authenticate": value}
+
+
+def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Access token is empty.", headers=_challenge(request))
+    runtime = request.app.state.runtime
+    try:
+        return runtime.tokens.verify(token.strip(), runtime.clock.now())
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc), headers=_challenge(request, "the access token is invalid")) from None
+
+
+def allow(*permissions: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency: an authenticated principal holding one of ``permissions``."""
+    accepted = frozenset(permissions)
+
+    async def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        if not principal.roles & accepted:
+            raise Forbidden("Insufficient privileges to complete the operation. This operation needs one of: "
+                            + ", ".join(permissions) + ".")
+        return principal
+
+    return dependency

@@ -1,0 +1,55 @@
+"""Settings, read from the environment with the ``GRAPHSYNC_`` prefix (or a ``.env`` file)."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MEMORY_URL = "memory"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRAPHSYNC_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty = SQLite file under data_dir; 'memory' = throw-away in-memory store.",
+    )
+    public_url: str = Field(default="", description="Base URL clients use; defaults to http://host:port.")
+    secret_key: str = Field(default="", description="Base64 AES-256 key for secrets at rest; else a key file in data_dir.")
+    max_body_bytes: int = 4 * 1024 * 1024
+    token_lifetime_seconds: int = 3600
+    token_audience: str = "https://graph.microsoft.com"
+    default_tenant_id: str = "00000000-0000-0000-0000-000000000001"
+    default_tenant_domain: str = "graphsync.local"
+    emulator: bool = Field(default=False, description="Enable the unauthenticated tenant factory for tests.")
+    schema_patch: Literal["replace", "reject"] = Field(
+        default="replace",
+        description="PATCH on a schema (what the SDK sends): 'replace' = same as PUT; 'reject' = 404 like Entra.",
+    )
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    log_level: str = "info"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url == MEMORY_URL:
+            return "sqlite://"
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'graphsync.db').as_posix()}"
+
+    @property
+    def in_memory(self) -> bool:
+        return self.resolved_database_url == "sqlite://"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

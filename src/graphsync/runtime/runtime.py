@@ -1,0 +1,57 @@
+"""The process-wide parts, wired once: settings, database, cipher, clock, token service."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Iterator
+
+from graphsync.clock import Clock, SystemClock
+from graphsync.config import Settings
+from graphsync.crypto import Cipher, load_key
+from graphsync.services import tenants
+from graphsync.services.context import Context
+from graphsync.services.tokens import KeyRing, TokenService
+from graphsync.store.db import Database
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock | None = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = Database(settings.resolved_database_url)
+        self.cipher = Cipher(load_key(settings.secret_key, settings.data_dir, ephemeral=settings.in_memory))
+        self.tokens: TokenService | None = None
+
+    def start(self) -> Runtime:
+        """Migrate, make sure the default tenant and its admin client exist, load the signing key."""
+        self.db.migrate()
+        with self.db.transaction() as conn:
+            keys = KeyRing.load_or_create(conn, self.cipher, self.clock.now())
+            if tenants.get_tenant(conn, self.settings.default_tenant_id) is None:
+                tenants.create_tenant(conn, self.clock.now(), "Default tenant", self.settings.default_tenant_domain,
+                                      tenant_id=self.settings.default_tenant_id)
+        self.tokens = TokenService(keys, self.settings.base_url, self.settings.token_audience,
+                                   timedelta(seconds=self.settings.token_lifetime_seconds),
+                                   self.settings.oidc_issuer, self.settings.oidc_audience,
+                                   self.settings.oidc_jwks_url)
+        return self
+
+    @contextmanager
+    def unit(self, tenant_id: str) -> Iterator[Context]:
+        """One transaction in one tenant: what every service call runs in."""
+        with self.db.transaction() as conn:
+            yield Context(conn, tenant_id, self.clock, self.cipher, self.settings)
+
+    def new_tenant_with_admin(self, display_name: str) -> dict:
+        """A fresh, empty tenant and an all-permissions client with a token (tests, emulator use)."""
+        with self.db.transaction() as conn:
+            tenant = tenants.create_tenant(conn, self.clock.now(), display_name)
+            client, secret = tenants.create_client(conn, self.clock.now(), tenant.id, f"{display_name} admin",
+                                                   tenants.ADMIN_ROLES)
+        token = self.tokens.issue(tenant.id, client.client_id, client.roles, self.clock.now(), client.display_name)
+        return {"tenantId": tenant.id, "defaultDomain": tenant.default_domain, "clientId": client.client_id,
+                "clientSecret": secret, "roles": list(client.roles), "accessToken": token,
+                "tokenEndpoint": f"{self.settings.base_url}/{tenant.id}/oauth2/v2.0/token"}
+
+    def close(self) -> None:
+        self.db.dispose()

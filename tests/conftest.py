@@ -1,0 +1,153 @@
+"""Test fixtures: a real graphsync server (uvicorn on 127.0.0.1) per storage backend, a fresh
+tenant per test, and the official msgraph-sdk pointed at the server by base URL only."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Iterator
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from graphsync.api.app import create_app
+from graphsync.config import Settings
+
+PG_ADMIN_URL = os.environ.get("GRAPHSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL server (dropped at the end)."""
+    name = f"graphsync_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI and is unreachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} (outside CI the PostgreSQL tests are skipped)")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend_settings(request, tmp_path_factory) -> Settings:
+    data_dir = tmp_path_factory.mktemp(f"var-{request.param}")
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
+    port = free_port()
+    return Settings(data_dir=data_dir, database_url=url, port=port, emulator=True, max_body_bytes=256 * 1024)
+
+
+class LiveServer:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.app = create_app(settings)
+        self.runtime = self.app.state.runtime
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=settings.port, log_level="warning",
+                                access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("graphsync test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.runtime.close()
+
+
+@pytest.fixture(scope="session")
+def server(backend_settings) -> Iterator[LiveServer]:
+    live = LiveServer(backend_settings).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def tenant(server) -> dict:
+    """A new, empty tenant with an all-permissions client and token (isolated from other tests)."""
+    response = httpx.post(f"{server.url}/graphsync/tenants", params={"displayName": "pytest"})
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.fixture
+def http(server, tenant) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tenant['accessToken']}"},
+                      timeout=30) as client:
+        yield client
+
+
+def token_for(server: LiveServer, tenant_id: str, roles: list[str]) -> str:
+    runtime = server.runtime
+    return runtime.tokens.issue(tenant_id, "pytest", roles, runtime.clock.now())
+
+
+def graph_client(base_url: str, token: str, beta: bool = False):
+    """The official SDK, changed only in its base URL (and a static token)."""
+    from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsValidator
+    from kiota_abstractions.authentication.base_bearer_token_authentication_provider import (
+        BaseBearerTokenAuthenticationProvider)
+
+    class StaticToken(AccessTokenProvider):
+        async def get_authorization_token(self, uri, additional_authentication_context=None) -> str:
+            return token
+
+        def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+            return AllowedHostsValidator([])
+
+    if beta:
+        from msgraph_beta import GraphRequestAdapter, GraphServiceClient
+    else:
+        from msgraph import GraphRequestAdapter, GraphServiceClient
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken()))
+    adapter.base_url = f"{base_url}/{'beta' if beta else 'v1.0'}"
+    return GraphServiceClient(request_adapter=adapter)
+
+
+@pytest.fixture
+def graph(server, tenant):
+    return graph_client(server.url, tenant["accessToken"])
+
+
+@pytest.fixture
+def graph_beta(server, tenant):
+    return graph_client(server.url, tenant["accessToken"], beta=True)
+
+
+SCIM_APP_TEMPLATE = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
+
+
+@pytest.fixture
+def scim_app(http) -> dict:
+    """An instantiated custom SCIM application: {application, servicePrincipal}."""
+    response = http.post(f"/v1.0/applicationTemplates/{SCIM_APP_TEMPLATE}/instantiate",
+                         json={"displayName": "Contoso SCIM"})
+    assert response.status_code == 201, response.text
+    return response.json()
