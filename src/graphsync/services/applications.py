@@ -44,15 +44,16 @@ def create_application(ctx: Context, body: ApplicationBody, application_template
                                                  created_at=now))
     template_ids = (builtin.templates_for_application_template(application_template_id)
                     if application_template_id else builtin.default_templates_for_plain_application())
-    for template_id in template_ids:
-        _materialise_template(ctx, doc, template_id)
+    for index, template_id in enumerate(template_ids):
+        _materialise_template(ctx, doc, template_id, default=index == 0)
     return doc
 
 
-def _materialise_template(ctx: Context, app: dict, template_id: str) -> None:
+def _materialise_template(ctx: Context, app: dict, template_id: str, default: bool) -> None:
     template = builtin.builtin_template(template_id)
     schema = template.pop("schema")
     template["applicationId"] = app["appId"]
+    template["default"] = default
     schema["id"] = f"{template_id}.{'0' * 32}"
     ctx.conn.execute(insert(sync_templates).values(tenant_id=ctx.tenant_id, application_id=app["id"],
                                                    id=template_id, doc=template, schema=schema,

@@ -19,14 +19,6 @@ def _error(code: str, message: str, target: str) -> dict[str, Any]:
     return {"code": code, "message": message, "target": target, "details": [], "innerError": None}
 
 
-def _as_strings(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [v if isinstance(v, str) else str(v) for v in value if v is not None]
-    return [value if isinstance(value, str) else str(value)]
-
-
 def parse_expression(ctx: Context, owner: Owner, parent: str, parent_id: str,
                      body: ParseExpressionBody) -> dict[str, Any]:
     schemas_of.get_schema(ctx, owner, parent, parent_id)  # the schema must exist (404 otherwise)
@@ -47,9 +39,10 @@ def parse_expression(ctx: Context, owner: Owner, parent: str, parent_id: str,
     context = expressions.EvaluationContext(clock=ctx.clock.now, default_domain=tenant.default_domain if tenant else "")
     try:
         value = expressions.evaluate(node, attributes, context)
-    except expressions.ExpressionError as exc:
+    except (expressions.ExpressionError, expressions.EvaluationError) as exc:
         result["error"] = _error("EvaluationFailed", str(exc), "testInputObject")
         return result
     result["evaluationSucceeded"] = True
-    result["evaluationResult"] = _as_strings(expressions.plain_value(value))
+    shown = expressions.for_log(value)  # a Redact()ed value is not echoed in clear
+    result["evaluationResult"] = [] if shown is expressions.IGNORE_FLOW else expressions.to_strings(shown)
     return result

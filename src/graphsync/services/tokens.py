@@ -27,6 +27,9 @@ class Principal:
     external: bool = False
 
 
+MAX_REMEMBERED_TOKENS = 10_000
+
+
 class InvalidToken(Exception):
     pass
 
@@ -70,6 +73,7 @@ class TokenService:
         self.oidc_issuer = oidc_issuer
         self.oidc_audience = oidc_audience
         self._oidc_keys = jwt.PyJWKClient(oidc_jwks_url, cache_keys=True) if oidc_jwks_url else None
+        self._verified: dict[str, tuple[Principal, float]] = {}  # token → (principal, exp)
 
     def issuer(self, tenant_id: str) -> str:
         return f"{self.base_url}/{tenant_id}/v2.0"
@@ -96,6 +100,21 @@ class TokenService:
         return jwt.encode(claims, self.keys.private_key, algorithm="RS256", headers={"kid": self.keys.kid})
 
     def verify(self, token: str, now: datetime) -> Principal:
+        """The principal of a valid token. Clients reuse a token for its lifetime, so a verified
+        token is remembered until it expires (signature checks dominate small requests)."""
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if expires > now.timestamp():
+                return principal
+            del self._verified[token]
+        principal, expires = self._verify(token, now)
+        if len(self._verified) >= MAX_REMEMBERED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str, now: datetime) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -106,7 +125,7 @@ class TokenService:
             return self._verify_external(token, now)
         raise InvalidToken("The access token was not signed by a key this server trusts.")
 
-    def _verify_own(self, token: str, now: datetime) -> Principal:
+    def _verify_own(self, token: str, now: datetime) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(token, self.keys.public_key, algorithms=["RS256"], audience=self.audience,
                                 options={"require": ["exp", "tid", "iss"], "verify_exp": False, "verify_iat": False,
@@ -117,9 +136,9 @@ class TokenService:
             raise InvalidToken("Lifetime validation failed, the token is expired.")
         if claims["iss"] != self.issuer(claims["tid"]):
             raise InvalidToken("The access token has an unexpected issuer.")
-        return Principal(claims["tid"], claims.get("appid", ""), frozenset(claims.get("roles", ())))
+        return Principal(claims["tid"], claims.get("appid", ""), frozenset(claims.get("roles", ()))), claims["exp"]
 
-    def _verify_external(self, token: str, now: datetime) -> Principal:
+    def _verify_external(self, token: str, now: datetime) -> tuple[Principal, float]:
         try:
             key = self._oidc_keys.get_signing_key_from_jwt(token)
             claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=self.oidc_audience or None,
@@ -127,4 +146,4 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"The access token is invalid: {exc}") from None
         return Principal(claims["tid"], claims.get("appid") or claims.get("azp", ""),
-                         frozenset(claims.get("roles", ())), external=True)
+                         frozenset(claims.get("roles", ())), external=True), claims["exp"]
