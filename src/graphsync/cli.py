@@ -23,6 +23,14 @@ app.add_typer(client_app, name="client")
 console = Console()
 
 
+def _table(*columns: str) -> Table:
+    """A table that folds long values (ids) instead of cutting them off."""
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 def _runtime(settings: Settings | None = None):
     from graphsync.runtime.runtime import Runtime
     return Runtime(settings or Settings()).start()
@@ -91,7 +99,7 @@ def tenant_list():
     runtime = _runtime()
     with runtime.db.transaction() as conn:
         rows = tenants.list_tenants(conn)
-    table = Table("tenant id", "display name", "default domain")
+    table = _table("tenant id", "display name", "default domain")
     for t in rows:
         table.add_row(t.id, t.display_name, t.default_domain)
     console.print(table)
@@ -121,7 +129,7 @@ def client_list(tenant: Optional[str] = typer.Option(None, help="Only this tenan
     runtime = _runtime()
     with runtime.db.transaction() as conn:
         rows = tenants.list_clients(conn, tenant)
-    table = Table("client id", "tenant", "name", "permissions")
+    table = _table("client id", "tenant", "name", "permissions")
     for c in rows:
         table.add_row(c.client_id, c.tenant_id, c.display_name, ", ".join(c.roles))
     console.print(table)
