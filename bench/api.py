@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from graphsync.testing import free_port
 
 SCIM_APP_TEMPLATE = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 BARE_APP = textwrap.dedent('''
@@ -35,12 +36,6 @@ BARE_APP = textwrap.dedent('''
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": BODY})
 ''')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mib(pid: int) -> float:

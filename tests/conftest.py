@@ -3,28 +3,17 @@ tenant per test, and the official msgraph-sdk pointed at the server by base URL 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from typing import Iterator
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
-
-from graphsync.api.app import create_app
 from graphsync.config import Settings
+from graphsync.testing import EmulatorServer, free_port
 
 PG_ADMIN_URL = os.environ.get("GRAPHSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -53,38 +42,9 @@ def backend_settings(request, tmp_path_factory) -> Settings:
     return Settings(data_dir=data_dir, database_url=url, port=port, emulator=True, max_body_bytes=256 * 1024)
 
 
-class LiveServer:
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.app = create_app(settings)
-        self.runtime = self.app.state.runtime
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=settings.port, log_level="warning",
-                                access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.port}"
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("graphsync test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.runtime.close()
-
-
 @pytest.fixture(scope="session")
-def server(backend_settings) -> Iterator[LiveServer]:
-    live = LiveServer(backend_settings).start()
+def server(backend_settings) -> Iterator[EmulatorServer]:
+    live = EmulatorServer(backend_settings).start()
     yield live
     live.stop()
 
@@ -104,7 +64,7 @@ def http(server, tenant) -> Iterator[httpx.Client]:
         yield client
 
 
-def token_for(server: LiveServer, tenant_id: str, roles: list[str]) -> str:
+def token_for(server: EmulatorServer, tenant_id: str, roles: list[str]) -> str:
     runtime = server.runtime
     return runtime.tokens.issue(tenant_id, "pytest", roles, runtime.clock.now())
 

@@ -135,6 +135,11 @@ SECRET_KEYS = (
     "HardDeletesEnabled", "SyncAgentCompatibilityKey", "SyncAgentADContainer", "ValidateDomain", "TestReferences",
     "ConnectionString",
 )
+# synchronizationMetadata keys in their v1.0 spelling (beta writes them camelCase)
+V1_METADATA_KEYS = ("GalleryApplicationIdentifier", "GalleryApplicationKey", "IsOAuthEnabled",
+                    "IsSynchronizationAgentAssignmentRequired", "IsSynchronizationAgentRequired",
+                    "IsSynchronizationInPreview", "OAuthSettings", "SynchronizationLearnMoreIbizaFwLink",
+                    "ConfigurationFields")
 SecretKey = Literal[SECRET_KEYS]  # type: ignore[valid-type]
 
 

@@ -226,3 +226,14 @@ async def test_unknown_template_is_a_400(graph):
             SynchronizationJob(template_id="nope"))
     assert bad.value.response_status_code == 400
     assert "nope" in bad.value.error.message
+
+
+async def test_beta_template_metadata_keys_are_camel_case(graph_beta, graph):
+    """v1.0 spells synchronizationMetadata keys PascalCase, beta camelCase (but one)."""
+    _, sp = await instantiate(graph)
+    v1 = await graph.service_principals.by_service_principal_id(sp.id).synchronization.templates.get()
+    beta = await graph_beta.service_principals.by_service_principal_id(sp.id).synchronization.templates.get()
+    v1_keys = {m.key.value for m in next(t for t in v1.value if t.id == "scim").metadata}
+    beta_keys = {m.key.value for m in next(t for t in beta.value if t.id == "scim").metadata}
+    assert "GalleryApplicationIdentifier" in v1_keys and "galleryApplicationIdentifier" in beta_keys
+    assert "IsSynchronizationAgentAssignmentRequired" in beta_keys

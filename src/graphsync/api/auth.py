@@ -9,8 +9,10 @@ from graphsync.errors import Forbidden, Unauthorized
 from graphsync.services.tokens import InvalidToken, Principal
 
 # Which app permissions allow what (a ReadWrite permission includes its Read).
-SYNC_READ = ("Synchronization.Read.All", "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy")
-SYNC_WRITE = ("Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy")
+# Application.ReadWrite.OwnedBy is not accepted: graphsync does not track application owners, and
+# granting it "everything" would be wider than Entra's meaning.
+SYNC_READ = ("Synchronization.Read.All", "Synchronization.ReadWrite.All")
+SYNC_WRITE = ("Synchronization.ReadWrite.All",)
 SECRETS_WRITE = SYNC_WRITE + ("Application.ReadWrite.All", "Directory.ReadWrite.All")
 APP_READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 APP_WRITE = ("Application.ReadWrite.All", "Directory.ReadWrite.All")

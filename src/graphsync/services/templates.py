@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from graphsync import templates as builtin
 from graphsync.errors import BadRequest, Conflict, not_found
-from graphsync.models import SynchronizationSchema, TemplateBody
+from graphsync.models import V1_METADATA_KEYS, SynchronizationSchema, TemplateBody
 from graphsync.services import schema as schemas
 from graphsync.services.context import Context
 from graphsync.services.paging import Page
@@ -63,8 +63,15 @@ def _entity(body: TemplateBody, owner: Owner, template_id: str) -> dict[str, Any
         "description": body.description,
         "discoverable": True if body.discoverable is None else body.discoverable,
         "factoryTag": body.factory_tag,
-        "metadata": [m.dump() for m in body.metadata or []],
+        "metadata": [{**m.dump(), "key": _v1_key(m.key)} for m in body.metadata or []],
     }
+
+
+def _v1_key(key: str | None) -> str | None:
+    """Metadata keys are stored in their v1.0 spelling; beta's camelCase is accepted on input."""
+    if not key:
+        return key
+    return next((k for k in V1_METADATA_KEYS if k.lower() == key.lower()), key)
 
 
 def default_schema(factory_tag: str | None, template_id: str) -> dict[str, Any]:

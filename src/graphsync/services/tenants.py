@@ -24,8 +24,13 @@ KNOWN_ROLES = (
     "Directory.ReadWrite.All",
     "SynchronizationData-User.Upload",
     "AuditLog.Read.All",
+    "User.Read.All",
     "User.ReadWrite.All",
+    "Group.Read.All",
     "Group.ReadWrite.All",
+    "GroupMember.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "ProvisioningLog.Read.All",
 )
 ADMIN_ROLES = tuple(r for r in KNOWN_ROLES if r != "Application.ReadWrite.OwnedBy")
 

@@ -9,6 +9,7 @@ from graphsync.api.auth import SECRETS_WRITE, SYNC_READ, SYNC_WRITE, allow
 from graphsync.api.common import call_owned, check_version, limit, no_content, ok
 from graphsync.api.http import read_json
 from graphsync.api.odata import collection, entity, parse_query
+from graphsync.api.versions import template_for
 from graphsync.errors import NotFound, NotImplementedYet
 from graphsync.models import (JobCreate, JobUpdate, RestartBody, SecretsBody, SynchronizationBody, TemplateBody,
                               ValidateCredentialsBody)
@@ -162,11 +163,12 @@ def build(root: str) -> APIRouter:
     # -- templates -----------------------------------------------------------------------------
 
     @router.get("/templates")
-    async def list_templates(request: Request, owner_id: str, principal=Depends(reader)):
+    async def list_templates(request: Request, owner_id: str, version: str, principal=Depends(reader)):
         query = parse_query(request, expandable=("schema",))
         page = await call_owned(request, principal, root, owner_id, templates.list_templates, query.offset,
                                 query.top, "schema" in query.expand)
-        return ok(collection(request, page, here(owner_id, "/templates"), query))
+        return ok(collection(request, page, here(owner_id, "/templates"), query,
+                             render=lambda doc: template_for(version, doc)))
 
     @router.post("/templates")
     async def create_template(request: Request, owner_id: str, principal=Depends(writer)):
@@ -175,11 +177,12 @@ def build(root: str) -> APIRouter:
         return ok(entity(request, doc, here(owner_id, "/templates/$entity")), status=201)
 
     @router.get("/templates/{template_id}")
-    async def get_template(request: Request, owner_id: str, template_id: str, principal=Depends(reader)):
+    async def get_template(request: Request, owner_id: str, template_id: str, version: str,
+                           principal=Depends(reader)):
         query = parse_query(request, collection=False, expandable=("schema",))
         doc = await call_owned(request, principal, root, owner_id, templates.get_template, template_id,
                                "schema" in query.expand)
-        return ok(entity(request, doc, here(owner_id, "/templates/$entity"), query))
+        return ok(entity(request, template_for(version, doc), here(owner_id, "/templates/$entity"), query))
 
     @router.patch("/templates/{template_id}")
     @router.put("/templates/{template_id}")

@@ -1,0 +1,18 @@
+"""Differences between v1.0 and beta on the wire (reference §8, row 13): beta spells the
+synchronizationMetadata keys of templates in camelCase, all but one."""
+from __future__ import annotations
+
+from typing import Any
+
+from graphsync.models import V1_METADATA_KEYS
+
+BETA_METADATA_KEYS = {key: (key if key == "IsSynchronizationAgentAssignmentRequired" else key[0].lower() + key[1:])
+                      for key in V1_METADATA_KEYS}
+
+
+def template_for(version: str, doc: dict[str, Any]) -> dict[str, Any]:
+    if version != "beta" or not doc.get("metadata"):
+        return doc
+    metadata = [{**entry, "key": BETA_METADATA_KEYS.get(entry.get("key"), entry.get("key"))}
+                for entry in doc["metadata"]]
+    return {**doc, "metadata": metadata}
