@@ -14,9 +14,11 @@ from graphsync.services.tokens import Principal
 VERSIONS = ("v1.0", "beta")
 
 
-def check_version(version: str) -> str:
+def check_version(request: Request, version: str) -> str:
     if version not in VERSIONS:
         raise NotFound(f"Unknown API version '{version}'; use v1.0 or beta.", code="UnknownError")
+    if "\x00" in request.scope["path"]:
+        raise NotFound("No resource has an identifier with a NUL character.")
     return version
 
 

@@ -55,9 +55,12 @@ class GraphConventions:
             if name == b"client-request-id":
                 client_request_id = value.decode("latin-1")[:128]
         token = request_ids.set((request_id, client_request_id))
+        started = False
 
         async def send_with_ids(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"request-id", request_id.encode()))
                 headers.append((b"client-request-id", (client_request_id or request_id).encode("latin-1")))
@@ -66,6 +69,12 @@ class GraphConventions:
 
         try:
             await self.app(scope, receive, send_with_ids)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error (request-id %s)", request_id)
+            response = error_response(500, "InternalServerError", "An unexpected error occurred; it has been logged.")
+            await response(scope, receive, send_with_ids)
         finally:
             request_ids.reset(token)
 
@@ -149,9 +158,26 @@ async def read_json(request: Request, model: type[Model], limit: int, *, require
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     try:
-        return model.model_validate(strip_odata(data))
+        cleaned = strip_odata(data)
+        if _has_nul(cleaned):
+            raise BadRequest("The request body contains a NUL character (\\u0000), which no property accepts.")
+        return model.model_validate(cleaned)
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.") from None
     except ValidationError as exc:
         raise BadRequest(describe_validation(exc.errors())) from None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

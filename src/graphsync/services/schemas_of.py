@@ -74,6 +74,8 @@ def add_directory(ctx: Context, owner: Owner, parent: Parent, ident: str, body: 
 def update_directory(ctx: Context, owner: Owner, parent: Parent, ident: str, directory_id: str,
                      body: DirectoryDefinition) -> None:
     current = get_directory(ctx, owner, parent, ident, directory_id)
+    if "name" in body.model_fields_set and body.name is None:
+        raise BadRequest("The property 'name' of a directory definition cannot be null.")
     merged = {**current, **body.model_dump(mode="json", by_alias=True, exclude_unset=True), "id": directory_id}
     _with_directories(ctx, owner, parent, ident,
                       lambda ds: [merged if d.get("id") == directory_id else d for d in ds])

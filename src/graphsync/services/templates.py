@@ -87,6 +87,8 @@ def create_template(ctx: Context, owner: Owner, body: TemplateBody) -> dict[str,
     template_id = body.id or ""
     if not template_id.strip():
         raise BadRequest("The property 'id' is required when creating a synchronization template.")
+    if len(template_id) > 128 or "/" in template_id:
+        raise BadRequest("The id of a synchronization template must be at most 128 characters without '/'.")
     if template_exists(ctx, owner, template_id):
         raise Conflict(f"A synchronization template with id '{template_id}' already exists.")
     schema_id = f"{template_id}.{'0' * 32}"
