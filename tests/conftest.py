@@ -2,6 +2,7 @@
 tenant per test, and the official msgraph-sdk pointed at the server by base URL only."""
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from typing import Iterator
@@ -14,6 +15,9 @@ from graphsync.testing import EmulatorServer, free_port
 
 PG_ADMIN_URL = os.environ.get("GRAPHSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Every runtime that opens the session's PostgreSQL database must use the same master key, or it
+# could not read the signing key and secrets the others stored.
+TEST_SECRET_KEY = base64.b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +43,9 @@ def backend_settings(request, tmp_path_factory) -> Settings:
     data_dir = tmp_path_factory.mktemp(f"var-{request.param}")
     url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
     port = free_port()
-    return Settings(data_dir=data_dir, database_url=url, port=port, emulator=True, max_body_bytes=256 * 1024)
+    return Settings(data_dir=data_dir, database_url=url, port=port, emulator=True, max_body_bytes=256 * 1024,
+                    secret_key=TEST_SECRET_KEY,
+                    engine_poll_seconds=0.2)
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +117,59 @@ def scim_app(http) -> dict:
                          json={"displayName": "Contoso SCIM"})
     assert response.status_code == 201, response.text
     return response.json()
+
+
+class ScimServer:
+    """scim2-server (python-scim, PyPI) on 127.0.0.1 — a SCIM 2.0 service none of us wrote."""
+
+    def __init__(self, token: str = "scim-test-token"):
+        import subprocess
+        import sys
+        import time as _time
+        self.token = token
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "scim2-server"), "--hostname", "127.0.0.1",
+             "--port", str(self.port), "--bearer-token", token],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = _time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/ServiceProviderConfig", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if _time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("scim2-server did not start")
+            _time.sleep(0.05)
+        self.client = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def resources(self, kind: str) -> list[dict]:
+        found, start = [], 1
+        while True:
+            body = self.client.get(f"/{kind}", params={"startIndex": start, "count": 100}).json()
+            page = body.get("Resources") or []
+            found += page
+            start += len(page)
+            if not page or start > body.get("totalResults", 0):
+                return found
+
+    def find(self, kind: str, attribute: str, value: str) -> dict | None:
+        hits = self.client.get(f"/{kind}", params={"filter": f'{attribute} eq "{value}"'}).json().get("Resources")
+        return hits[0] if hits else None
+
+    def stop(self) -> None:
+        self.client.close()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def scim_server() -> Iterator[ScimServer]:
+    server = ScimServer()
+    yield server
+    server.stop()

@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from graphsync.config import Settings
@@ -18,8 +19,11 @@ app = typer.Typer(
     no_args_is_help=True, rich_markup_mode="rich", add_completion=False)
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 client_app = typer.Typer(help="Manage OAuth clients and the Graph permissions granted to them.", no_args_is_help=True)
+expr_app = typer.Typer(help="Try attribute-mapping expressions (the provisioning expression language).",
+                       no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(client_app, name="client")
+app.add_typer(expr_app, name="expr")
 console = Console()
 
 
@@ -152,6 +156,48 @@ def client_delete(client_id: str):
     with runtime.db.transaction() as conn:
         tenants.delete_client(conn, client_id)
     console.print(f"deleted {client_id}")
+
+
+@expr_app.command("eval")
+def expr_eval(
+    expression: str = typer.Argument(..., help='e.g. \'Join("@", ToLower([givenName]), "contoso.com")\''),
+    input_file: Optional[typer.FileText] = typer.Option(None, "--input", "-i",
+                                                        help="JSON object of source attributes."),
+    trace: bool = typer.Option(False, "--trace", help="Show every sub-expression and its value."),
+    domain: str = typer.Option("contoso.com", help="What DefaultDomain() returns."),
+):
+    """Evaluate an expression against a JSON object of attributes."""
+    from graphsync import expressions
+
+    attributes = json.load(input_file) if input_file else {}
+    if not isinstance(attributes, dict):
+        raise typer.BadParameter("the input must be a JSON object of attribute values", param_hint="--input")
+    try:
+        node = expressions.parse(expression)
+    except expressions.ExpressionError as exc:
+        console.print(f"[red]syntax error[/] at {exc.position}: {exc.message}")
+        console.print(f"  {expression}\n  {' ' * exc.position}^", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    context = expressions.EvaluationContext(default_domain=domain)
+    try:
+        value, steps = expressions.evaluate_traced(node, attributes, context)
+    except expressions.EvaluationError as exc:
+        console.print(f"[red]evaluation failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    if trace:
+        table = _table("sub-expression", "value")
+        for text, step_value in steps:
+            table.add_row(escape(text), escape(json.dumps(_plain(step_value), ensure_ascii=False)))
+        console.print(table)
+    typer.echo(json.dumps(_plain(value), ensure_ascii=False))
+
+
+def _plain(value):
+    """A value as JSON shows it: markers spelled out, redactions hidden."""
+    from graphsync import expressions
+    if value is expressions.IGNORE_FLOW:
+        return "<IgnoreFlow: the attribute is not sent>"
+    return expressions.for_log(value) if not isinstance(value, list) else [_plain(v) for v in value]
 
 
 def main() -> None:

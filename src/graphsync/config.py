@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         default="replace",
         description="PATCH on a schema (what the SDK sends): 'replace' = same as PUT; 'reject' = 404 like Entra.",
     )
+    engine: bool = Field(default=True, description="Run provisioning cycles in this process.")
+    engine_poll_seconds: float = 1.0
+    log_retention_days: int = Field(default=30, description="Provisioning logs older than this are purged.")
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_jwks_url: str = ""

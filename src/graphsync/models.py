@@ -37,6 +37,13 @@ def parse_duration(value: Any) -> timedelta:
     text = value.strip()
     if text == TIMESPAN_MAX:
         return _MAX_DURATION
+    try:
+        return _parse_duration_text(text, value)
+    except OverflowError:
+        raise ValueError(f"'{value}' is out of range for a duration") from None
+
+
+def _parse_duration_text(text: str, value: str) -> timedelta:
     match = _ISO_DURATION.match(text)
     if match and text not in ("P", "PT") and not text.endswith("T"):
         parts = {k: float(v) for k, v in match.groupdict().items() if v and k != "sign"}
@@ -424,3 +431,37 @@ class ServicePrincipalBody(GraphModel):
 class InstantiateBody(GraphModel):
     display_name: str = Field(min_length=1, max_length=256)
     service_management_reference: str | None = None
+
+    @field_validator("display_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("displayName must not be empty")
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# provisionOnDemand
+
+class JobSubject(GraphModel):
+    object_id: str
+    object_type_name: str
+    links: LinkedObjects | None = None
+
+
+class LinkedObjects(GraphModel):
+    manager: JobSubject | None = None
+    members: list[JobSubject] | None = None
+    owners: list[JobSubject] | None = None
+
+
+JobSubject.model_rebuild()
+
+
+class ApplicationParameters(GraphModel):
+    rule_id: str | None = None
+    subjects: list[JobSubject] = Field(min_length=1, max_length=5)
+
+
+class ProvisionOnDemandBody(GraphModel):
+    parameters: list[ApplicationParameters] = Field(min_length=1, max_length=1)

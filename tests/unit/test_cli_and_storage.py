@@ -17,6 +17,8 @@ from graphsync.runtime.runtime import Runtime
 from graphsync.services import applications, synchronization
 from graphsync.store.tables import sync_secrets
 
+from tests.conftest import TEST_SECRET_KEY
+
 runner = CliRunner()
 
 
@@ -91,10 +93,36 @@ def test_migrations_are_idempotent_on_both_backends(data_dir, request):
         urls.append(request.getfixturevalue("postgres_url"))
     except pytest.skip.Exception:
         pass
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from graphsync.store.db import MIGRATIONS
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
     for url in urls:
-        runtime = Runtime(Settings(database_url=url)).start()
+        runtime = Runtime(Settings(database_url=url, engine=False, secret_key=TEST_SECRET_KEY)).start()
         runtime.db.migrate()  # a second run changes nothing and does not fail
         with runtime.db.transaction() as conn:
             version = conn.exec_driver_sql("select version_num from alembic_version").scalar_one()
-        assert version == "0001"
+        assert version == head
+        assert {"applications", "sync_jobs", "directory_users", "sync_links", "provisioning_logs"} <= set(
+            inspect(runtime.db.engine).get_table_names())
         runtime.close()
+
+
+def test_expr_eval_with_trace(tmp_path):
+    user = tmp_path / "user.json"
+    user.write_text(json.dumps({"givenName": "Zoë", "surname": "Smith"}))
+    result = runner.invoke(app, ["expr", "eval", 'ToLower(NormalizeDiacritics(Join(".", [givenName], [surname])))',
+                                 "--input", str(user), "--trace"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith('"zoe.smith"')
+    assert "[givenName]" in result.output and '"Zoë.Smith"' in result.output  # the trace shows each step
+
+
+def test_expr_eval_syntax_error_points_at_the_position():
+    result = runner.invoke(app, ["expr", "eval", 'Join("@", [a]'])
+    assert result.exit_code == 2
+    assert "syntax error at 13" in result.output

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from graphsync import __version__
 from graphsync.api.http import GraphConventions, install_error_handlers
-from graphsync.api.routes import applications, emulator, oauth, schema, synchronization
+from graphsync.api.routes import applications, audit, directory, emulator, oauth, schema, synchronization
 from graphsync.clock import Clock
 from graphsync.config import Settings
 from graphsync.runtime.runtime import Runtime
@@ -15,6 +15,8 @@ from graphsync.runtime.runtime import Runtime
 def create_app(settings: Settings | None = None, clock: Clock | None = None,
                runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or Runtime(settings or Settings(), clock).start()
+    if runtime.settings.engine:
+        runtime.start_engine()
     app = FastAPI(title="graphsync", version=__version__,
                   description="Microsoft Graph synchronization API (Entra provisioning service), self-hosted.")
     app.state.runtime = runtime
@@ -23,7 +25,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     for root in synchronization.ROOTS:
         app.include_router(schema.build(root))
         app.include_router(synchronization.build(root))
+    app.include_router(directory.router)
     app.include_router(applications.router)
+    app.include_router(audit.router)
     app.include_router(oauth.router)
     app.add_middleware(GraphConventions)
     return app

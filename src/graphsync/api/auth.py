@@ -17,6 +17,14 @@ SECRETS_WRITE = SYNC_WRITE + ("Application.ReadWrite.All", "Directory.ReadWrite.
 APP_READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 APP_WRITE = ("Application.ReadWrite.All", "Directory.ReadWrite.All")
 DISCOVER = SYNC_WRITE + ("Directory.ReadWrite.All",)
+USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+USER_WRITE = ("User.ReadWrite.All", "Directory.ReadWrite.All")
+GROUP_READ = ("Group.Read.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.Read.All",
+              "Directory.ReadWrite.All")
+GROUP_WRITE = ("Group.ReadWrite.All", "Directory.ReadWrite.All")
+MEMBER_WRITE = ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
+ASSIGNMENT_READ = APP_READ + ("AppRoleAssignment.ReadWrite.All",)
+ASSIGNMENT_WRITE = ("AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All")
 
 
 def _challenge(request: Request, error: str | None = None) -> dict[str, str]:
@@ -51,3 +59,4 @@ def allow(*permissions: str) -> Callable[[Request], Principal]:
         return principal
 
     return dependency
+AUDIT_READ = ("AuditLog.Read.All", "ProvisioningLog.Read.All")

@@ -13,6 +13,7 @@ from graphsync.errors import BadRequest
 from graphsync.services.paging import Page
 
 MAX_TOP = 999
+MAX_OFFSET = 2**31 - 1
 DEFAULT_TOP = 100
 UNSUPPORTED = ("$filter", "$orderby", "$search", "$skip")
 
@@ -25,11 +26,15 @@ class Query:
     count: bool
     select: tuple[str, ...]
     expand: tuple[str, ...]
+    filter: str | None = None
 
 
-def parse_query(request: Request, *, collection: bool = True, expandable: tuple[str, ...] = ()) -> Query:
+def parse_query(request: Request, *, collection: bool = True, expandable: tuple[str, ...] = (),
+                filterable: bool = False) -> Query:
     params = request.query_params
     for name in params:
+        if name == "$filter" and filterable:
+            continue
         if name.startswith("$") and name not in ("$top", "$skiptoken", "$count", "$select", "$expand", "$format"):
             if name in UNSUPPORTED:
                 raise BadRequest(f"The query option '{name}' is not supported on this resource.")
@@ -57,15 +62,19 @@ def parse_query(request: Request, *, collection: bool = True, expandable: tuple[
     for item in expand:
         if item not in expandable:
             raise BadRequest(f"Could not find a navigation property '{item}' to expand.")
-    return Query(offset, top, explicit, count == "true", select, expand)
+    return Query(offset, top, explicit, count == "true", select, expand,
+                 params.get("$filter") if filterable else None)
 
 
 def _read_skiptoken(token: str, top: int) -> tuple[int, int]:
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode() + b"==="))
-        return int(data["o"]), int(data.get("t", top))
-    except (ValueError, KeyError, TypeError):
+        offset, top = int(data["o"]), int(data.get("t", top))
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise BadRequest("The $skiptoken is invalid or expired.") from None
+    if not (0 <= offset <= MAX_OFFSET and 1 <= top <= MAX_TOP):
+        raise BadRequest("The $skiptoken is invalid or expired.")
+    return offset, top
 
 
 def _skiptoken(offset: int, top: int) -> str:

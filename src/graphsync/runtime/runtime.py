@@ -21,6 +21,7 @@ class Runtime:
         self.db = Database(settings.resolved_database_url)
         self.cipher = Cipher(load_key(settings.secret_key, settings.data_dir, ephemeral=settings.in_memory))
         self.tokens: TokenService | None = None
+        self.scheduler = None
 
     def start(self) -> Runtime:
         """Migrate, make sure the default tenant and its admin client exist, load the signing key."""
@@ -53,5 +54,17 @@ class Runtime:
                 "clientSecret": secret, "roles": list(client.roles), "accessToken": token,
                 "tokenEndpoint": f"{self.settings.base_url}/{tenant.id}/oauth2/v2.0/token"}
 
+    def start_engine(self) -> None:
+        from graphsync.runtime.scheduler import Scheduler
+        if self.scheduler is None:
+            self.scheduler = Scheduler(self, self.settings.engine_poll_seconds).start()
+
+    def wake_engine(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.wake()
+
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         self.db.dispose()

@@ -142,11 +142,16 @@ def create_service_principal(ctx: Context, body: ServicePrincipalBody) -> dict:
 
 
 def get_service_principal(ctx: Context, object_id: str) -> dict:
+    doc = find_service_principal(ctx, object_id)
+    if doc is None:
+        raise not_found("servicePrincipal", object_id)
+    return doc
+
+
+def find_service_principal(ctx: Context, object_id: str) -> dict | None:
     row = ctx.conn.execute(select(service_principals.c.doc).where(service_principals.c.tenant_id == ctx.tenant_id,
                                                                   service_principals.c.id == object_id)).first()
-    if row is None:
-        raise not_found("servicePrincipal", object_id)
-    return row.doc
+    return row.doc if row else None
 
 
 def find_service_principal_by_app_id(ctx: Context, app_id: str) -> dict | None:
@@ -170,7 +175,9 @@ def update_service_principal(ctx: Context, object_id: str, body: ServicePrincipa
 
 
 def delete_service_principal(ctx: Context, object_id: str) -> None:
+    from graphsync.services.directory import delete_assignments_to  # directory imports this module
     get_service_principal(ctx, object_id)
+    delete_assignments_to(ctx, object_id)
     _delete_synchronization_of(ctx, object_id)
     ctx.conn.execute(delete(service_principals).where(service_principals.c.tenant_id == ctx.tenant_id,
                                                       service_principals.c.id == object_id))

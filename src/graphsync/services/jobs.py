@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from graphsync.errors import BadRequest, NotImplementedYet, not_found
+from graphsync.connectors.scim import RetryPolicy, ScimClient, ScimError
+from graphsync.errors import BadRequest, not_found
 from graphsync.models import (NEVER, TIMESPAN_MAX, JobCreate, JobUpdate, KeyValuePair, RestartBody,
                               SynchronizationSchema, ValidateCredentialsBody, format_duration, parse_duration)
 from graphsync.services import schema as schemas
@@ -26,7 +27,7 @@ from graphsync.store.tables import sync_jobs
 
 DEFAULT_INTERVAL = "PT40M"  # Entra's app provisioning cycle interval
 MIN_INTERVAL = timedelta(seconds=1)
-INTEGER_SETTINGS = ("QuarantineTooManyDeletesThreshold",)
+INTEGER_SETTINGS = ("QuarantineTooManyDeletesThreshold", "ScimConcurrency", "ScimTimeoutSeconds")
 
 
 def new_status() -> dict[str, Any]:
@@ -50,8 +51,11 @@ def _where(ctx: Context, owner: Owner):
     return (sync_jobs.c.tenant_id == ctx.tenant_id) & (sync_jobs.c.owner_id == owner.id)
 
 
-def _row(ctx: Context, owner: Owner, job_id: str):
-    row = ctx.conn.execute(select(sync_jobs).where(_where(ctx, owner), sync_jobs.c.id == job_id)).first()
+def _row(ctx: Context, owner: Owner, job_id: str, *, for_update: bool = False):
+    """The job's row; ``for_update`` locks it (PostgreSQL) so concurrent read-modify-writes of the
+    job (API calls, the engine recording a cycle) do not overwrite each other."""
+    query = select(sync_jobs).where(_where(ctx, owner), sync_jobs.c.id == job_id)
+    row = ctx.conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         raise not_found("synchronizationJob", job_id)
     return row
@@ -117,7 +121,7 @@ def _settings(pairs: list[KeyValuePair]) -> list[dict[str, Any]]:
 def update_job(ctx: Context, owner: Owner, job_id: str, body: JobUpdate) -> dict[str, Any]:
     """PATCH job (what the SDK sends): ``schedule.interval``/``expiration`` and the job settings.
     Read-only properties may be echoed back unchanged; changing them is a 400."""
-    row = _row(ctx, owner, job_id)
+    row = _row(ctx, owner, job_id, for_update=True)
     doc = copy.deepcopy(row.doc)
     if body.id is not None and body.id != job_id:
         raise BadRequest("The id of a synchronization job is read-only.")
@@ -152,7 +156,7 @@ def delete_job(ctx: Context, owner: Owner, job_id: str) -> None:
 # Lifecycle actions
 
 def start(ctx: Context, owner: Owner, job_id: str) -> None:
-    row = _row(ctx, owner, job_id)
+    row = _row(ctx, owner, job_id, for_update=True)
     doc = copy.deepcopy(row.doc)
     schedule, status = doc["schedule"], doc["status"]
     schedule["state"] = "Active"
@@ -166,7 +170,7 @@ def start(ctx: Context, owner: Owner, job_id: str) -> None:
 
 
 def pause(ctx: Context, owner: Owner, job_id: str) -> None:
-    row = _row(ctx, owner, job_id)
+    row = _row(ctx, owner, job_id, for_update=True)
     doc = copy.deepcopy(row.doc)
     doc["schedule"]["state"] = "Paused"
     doc["status"]["code"] = "Paused"
@@ -182,7 +186,7 @@ FULL = ("ConnectorDataStore", "Escrows", "Watermark", "QuarantineState")
 def restart(ctx: Context, owner: Owner, job_id: str, body: RestartBody | None) -> None:
     """Forces a new start; what to clear (watermark, escrows, quarantine, connector data store,
     held-back deletes) is recorded for the engine's next cycle."""
-    row = _row(ctx, owner, job_id)
+    row = _row(ctx, owner, job_id, for_update=True)
     scope = (body.criteria.reset_scope if body and body.criteria and body.criteria.reset_scope else None)
     flags = [f.strip() for f in scope.split(",")] if scope else list(RESTART_DEFAULT)
     if "Full" in flags:
@@ -202,22 +206,45 @@ def restart(ctx: Context, owner: Owner, job_id: str, body: RestartBody | None) -
     state = dict(row.state)
     state["resets"] = sorted(set(state.get("resets", [])) | set(flags))
     state["runRequested"] = True
+    state["generation"] = state.get("generation", 0) + 1  # a cycle running now must not clear this
     if "Watermark" in flags:
         state["initialCyclePending"] = True
     _save(ctx, owner, job_id, doc=doc, state=state)
 
 
-def validate_credentials(ctx: Context, owner: Owner, job_id: str | None, body: ValidateCredentialsBody) -> None:
+def credentials_for_validation(ctx: Context, owner: Owner, job_id: str | None,
+                               body: ValidateCredentialsBody) -> dict[str, str]:
+    """The credentials validateCredentials must test: the saved ones, or the ones sent."""
     if job_id is not None:
         _row(ctx, owner, job_id)
     elif body.template_id and not templates.template_exists(ctx, owner, body.template_id):
         raise BadRequest(f"The template '{body.template_id}' is not a synchronization template of this application.")
     for pair in body.credentials or []:
         validate_secret(pair)
-    if not body.use_saved_credentials and not body.credentials:
+    if body.use_saved_credentials:
+        from graphsync.services.synchronization import read_secrets
+        credentials = read_secrets(ctx, owner)
+    elif body.credentials:
+        credentials = {p.key: p.value or "" for p in body.credentials}
+    else:
         raise BadRequest("Send 'credentials' to test, or set 'useSavedCredentials' to true.")
-    raise NotImplementedYet("Validating credentials needs the provisioning engine's SCIM connector, which is not part "
-                            "of this graphsync version yet; the credentials were not tested.")
+    if not credentials.get("BaseAddress"):
+        raise BadRequest("The credentials have no BaseAddress (the SCIM endpoint URL).",
+                         code="CredentialsValidationFailed")
+    return credentials
+
+
+async def check_credentials(credentials: dict[str, str]) -> None:
+    """Entra's "Test connection": the target must answer a filtered /Users query with 200."""
+    async with ScimClient(credentials["BaseAddress"], credentials.get("SecretToken"), concurrency=1, timeout=15,
+                          retry=RetryPolicy(attempts=2, base_delay=0.2)) as client:
+        try:
+            await client.check_credentials()
+        except ScimError as exc:
+            reason = ("the target refused the credentials" if exc.credentials
+                      else "the target is not reachable" if exc.status is None else "the target answered an error")
+            raise BadRequest(f"Validating the credentials failed: {reason} ({exc}).",
+                             code="CredentialsValidationFailed") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -229,24 +256,25 @@ def get_job_schema(ctx: Context, owner: Owner, job_id: str) -> dict[str, Any]:
 
 def put_job_schema(ctx: Context, owner: Owner, job_id: str, body: SynchronizationSchema) -> None:
     """Full replacement; a changed schema makes the next cycle an initial one."""
-    row = _row(ctx, owner, job_id)
+    row = _row(ctx, owner, job_id, for_update=True)
     _store_schema(ctx, owner, row, schemas.normalise(body, job_id))
 
 
 def reset_job_schema(ctx: Context, owner: Owner, job_id: str) -> None:
-    row = _row(ctx, owner, job_id)
+    row = _row(ctx, owner, job_id, for_update=True)
     schema = copy.deepcopy(templates.get_template_schema(ctx, owner, row.template_id))
     schema["id"] = job_id
     _store_schema(ctx, owner, row, schema)
 
 
 def set_job_schema(ctx: Context, owner: Owner, job_id: str, schema: dict[str, Any]) -> None:
-    _store_schema(ctx, owner, _row(ctx, owner, job_id), schema)
+    _store_schema(ctx, owner, _row(ctx, owner, job_id, for_update=True), schema)
 
 
 def _store_schema(ctx: Context, owner: Owner, row, schema: dict[str, Any]) -> None:
     state = dict(row.state)
     state["initialCyclePending"] = True
+    state["generation"] = state.get("generation", 0) + 1
     _save(ctx, owner, row.id, schema=schema, state=state)
 
 

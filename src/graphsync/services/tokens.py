@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Connection, insert, select
@@ -47,7 +48,11 @@ class KeyRing:
     def load_or_create(cls, conn: Connection, cipher: Cipher, now: datetime) -> KeyRing:
         row = conn.execute(select(signing_keys).order_by(signing_keys.c.created_at.desc())).first()
         if row is not None:
-            pem = cipher.decrypt(row.private_key, associated=f"signing-key/{row.kid}")
+            try:
+                pem = cipher.decrypt(row.private_key, associated=f"signing-key/{row.kid}")
+            except InvalidTag:
+                raise RuntimeError("The master key (GRAPHSYNC_SECRET_KEY or the key file in the data directory) is "
+                                   "not the one this database was created with; secrets cannot be read.") from None
             return cls(row.kid, serialization.load_pem_private_key(pem.encode(), password=None))
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         kid = uuid.uuid4().hex

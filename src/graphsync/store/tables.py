@@ -2,7 +2,8 @@
 columns outside the document exist only where we look things up or order by them."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -86,4 +87,67 @@ sync_jobs = Table(
     Column("schema", Document, nullable=False),
     Column("state", Document, nullable=False),  # engine bookkeeping (watermark, pending resets); never rendered
     Column("created_at", Time, nullable=False),
+)
+
+# ------------------------------------------------------------------------------------------------
+# The directory: users, groups, memberships, app role assignments and their ordered change feed.
+
+directory_users = Table(
+    "directory_users", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("doc", Document, nullable=False),
+    Column("user_principal_name", String(256), nullable=False),  # lower-cased: UPNs are case-insensitive
+    Column("manager_id", String(36), nullable=True),
+    Column("deleted_at", Time, nullable=True),  # set while soft-deleted
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("tenant_id", "user_principal_name", name="uq_directory_users_upn"),
+    Index("ix_directory_users_manager", "tenant_id", "manager_id"),
+)
+
+directory_groups = Table(
+    "directory_groups", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("doc", Document, nullable=False),
+    Column("display_name", String(256), nullable=False),
+    Column("deleted_at", Time, nullable=True),
+    Column("created_at", Time, nullable=False),
+)
+
+group_members = Table(
+    "group_members", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("group_id", String(36), primary_key=True),
+    Column("member_id", String(36), primary_key=True),
+    Column("member_type", String(8), nullable=False),  # 'user' | 'group'
+    Index("ix_group_members_member", "tenant_id", "member_id"),
+)
+
+app_role_assignments = Table(
+    "app_role_assignments", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("principal_id", String(36), nullable=False),
+    Column("principal_type", String(8), nullable=False),  # 'User' | 'Group'
+    Column("resource_id", String(36), nullable=False),  # the service principal
+    Column("app_role_id", String(36), nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("tenant_id", "principal_id", "resource_id", "app_role_id", name="uq_app_role_assignments"),
+    Index("ix_app_role_assignments_resource", "tenant_id", "resource_id"),
+)
+
+# Every directory write appends here in its own transaction; seq orders the feed (see
+# services/directory.py for why writers of one tenant are serialised).
+directory_changes = Table(
+    "directory_changes", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("tenant_id", String(36), nullable=False),
+    Column("object_type", String(8), nullable=False),  # 'user' | 'group'
+    Column("object_id", String(36), nullable=False),
+    Column("change", String(32), nullable=False),
+    Column("at", Time, nullable=False),
+    Column("detail", Document, nullable=True),
+    Index("ix_directory_changes_tenant_seq", "tenant_id", "seq"),
+    sqlite_autoincrement=True,  # never reuse a seq, even after old changes are pruned
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from graphsync.api.auth import SECRETS_WRITE, SYNC_READ, SYNC_WRITE, allow
 from graphsync.api.common import call_owned, check_version, limit, no_content, ok
@@ -11,9 +12,9 @@ from graphsync.api.http import read_json
 from graphsync.api.odata import collection, entity, parse_query
 from graphsync.api.versions import template_for
 from graphsync.errors import NotFound, NotImplementedYet
-from graphsync.models import (JobCreate, JobUpdate, RestartBody, SecretsBody, SynchronizationBody, TemplateBody,
-                              ValidateCredentialsBody)
-from graphsync.services import jobs, synchronization, templates
+from graphsync.models import (JobCreate, JobUpdate, ProvisionOnDemandBody, RestartBody, SecretsBody,
+                              SynchronizationBody, TemplateBody, ValidateCredentialsBody)
+from graphsync.services import jobs, provisioning, synchronization, templates
 from graphsync.services.paging import Page
 
 ROOTS = ("applications", "servicePrincipals")
@@ -112,7 +113,9 @@ def build(root: str) -> APIRouter:
     @router.post("/jobs/validateCredentials")
     async def validate_credentials_collection(request: Request, owner_id: str, principal=Depends(writer)):
         body = await read_json(request, ValidateCredentialsBody, limit(request))
-        await call_owned(request, principal, root, owner_id, jobs.validate_credentials, None, body)
+        credentials = await call_owned(request, principal, root, owner_id, jobs.credentials_for_validation, None,
+                                       body)
+        await jobs.check_credentials(credentials)
         return no_content()
 
     @router.get("/jobs/{job_id}")
@@ -135,6 +138,7 @@ def build(root: str) -> APIRouter:
     @router.post("/jobs/{job_id}/start")
     async def start_job(request: Request, owner_id: str, job_id: str, principal=Depends(writer)):
         await call_owned(request, principal, root, owner_id, jobs.start, job_id)
+        request.app.state.runtime.wake_engine()
         return no_content()
 
     @router.post("/jobs/{job_id}/pause")
@@ -146,19 +150,25 @@ def build(root: str) -> APIRouter:
     async def restart_job(request: Request, owner_id: str, job_id: str, principal=Depends(writer)):
         body = await read_json(request, RestartBody, limit(request), required=False)
         await call_owned(request, principal, root, owner_id, jobs.restart, job_id, body)
+        request.app.state.runtime.wake_engine()
         return no_content()
 
     @router.post("/jobs/{job_id}/validateCredentials")
     async def validate_credentials(request: Request, owner_id: str, job_id: str, principal=Depends(writer)):
         body = await read_json(request, ValidateCredentialsBody, limit(request))
-        await call_owned(request, principal, root, owner_id, jobs.validate_credentials, job_id, body)
+        credentials = await call_owned(request, principal, root, owner_id, jobs.credentials_for_validation, job_id,
+                                       body)
+        await jobs.check_credentials(credentials)
         return no_content()
 
     @router.post("/jobs/{job_id}/provisionOnDemand")
     async def provision_on_demand(request: Request, owner_id: str, job_id: str, principal=Depends(writer)):
+        body = await read_json(request, ProvisionOnDemandBody, limit(request))
         await call_owned(request, principal, root, owner_id, jobs.get_job, job_id)
-        raise NotImplementedYet("provisionOnDemand needs the provisioning engine, which is not part of this "
-                                "graphsync version yet; nothing was provisioned.")
+        runtime = request.app.state.runtime
+        result = await run_in_threadpool(provisioning.provision_on_demand, runtime,
+                                         provisioning.JobRef(principal.tenant_id, owner_id, job_id), body)
+        return ok(entity(request, result, "microsoft.graph.stringKeyStringValuePair"))
 
     # -- templates -----------------------------------------------------------------------------
 

@@ -1,0 +1,212 @@
+"""The outbound SCIM 2.0 connector: an async httpx client with connection reuse, bounded
+concurrency and Entra's error taxonomy.
+
+* 429 honours ``Retry-After``; 5xx, timeouts and connection errors are transient and retried with
+  back-off inside the call, then raised as transient (the engine escrows the object);
+* other 4xx are permanent for that object (raised at once);
+* 401/403 are credential failures (the engine may quarantine the job).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import quote
+
+import httpx
+
+SCIM_JSON = "application/scim+json"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+class ScimError(Exception):
+    """A failed SCIM call. ``code`` is the Entra provisioning error code for logs."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "WebExceptionProtocolError",
+                 transient: bool = False, credentials: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.transient = transient
+        self.credentials = credentials
+
+
+_STATUS_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "InsufficientRights", 404: "InvalidAnchor",
+                 405: "MethodNotAllowed", 409: "EntryConflict", 422: "UnprocessableEntity",
+                 429: "TooManyRequests", 501: "NotImplemented"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    max_retry_after: float = 30.0
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class ScimClient:
+    def __init__(self, base_address: str, token: str | None, *, concurrency: int = 8, timeout: float = 30.0,
+                 retry: RetryPolicy = RetryPolicy(), sleep: Sleep = asyncio.sleep,
+                 transport: httpx.AsyncBaseTransport | None = None):
+        headers = {"Accept": SCIM_JSON + ", application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self.base = base_address.split("?", 1)[0].rstrip("/")
+        self._http = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits, transport=transport)
+        self._gate = asyncio.Semaphore(concurrency)
+        self._retry = retry
+        self._sleep = sleep
+        self.requests = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ScimClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    # -- the calls the engine makes -------------------------------------------------------------
+
+    async def search(self, resource: str, filter_: str, *, attributes: str | None = None,
+                     excluded: str | None = None) -> list[dict[str, Any]]:
+        params = {"filter": filter_}
+        if attributes:
+            params["attributes"] = attributes
+        if excluded:
+            params["excludedAttributes"] = excluded
+        body = await self._call("GET", f"/{resource}", params=params)
+        return list((body or {}).get("Resources") or [])
+
+    async def list_all(self, resource: str, page_size: int = 200, *,
+                       excluded: str | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every resource, in pages (RFC 7644 §3.4.2.4 index paging)."""
+        start = 1
+        while True:
+            params: dict[str, Any] = {"startIndex": start, "count": page_size}
+            if excluded:
+                params["excludedAttributes"] = excluded
+            body = await self._call("GET", f"/{resource}", params=params) or {}
+            page = list(body.get("Resources") or [])
+            if page:
+                yield page
+            total = int(body.get("totalResults") or 0)
+            start += len(page)
+            if not page or start > total:
+                return
+
+    async def get(self, resource: str, resource_id: str, *, excluded: str | None = None) -> dict[str, Any] | None:
+        try:
+            return await self._call("GET", f"/{resource}/{quote(resource_id, safe='')}",
+                                    params={"excludedAttributes": excluded} if excluded else None)
+        except ScimError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def create(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        created = await self._call("POST", f"/{resource}", json_body=body)
+        if not isinstance(created, dict) or not created.get("id"):
+            raise ScimError(f"POST /{resource} answered without an id",
+                            code="SystemForCrossDomainIdentityManagementServiceIncompatible")
+        return created
+
+    async def patch(self, resource: str, resource_id: str, operations: list[dict[str, Any]]) -> None:
+        if operations:
+            await self._call("PATCH", f"/{resource}/{quote(resource_id, safe='')}",
+                             json_body={"schemas": [PATCH_SCHEMA], "Operations": operations})
+
+    async def delete(self, resource: str, resource_id: str) -> None:
+        try:
+            await self._call("DELETE", f"/{resource}/{quote(resource_id, safe='')}")
+        except ScimError as exc:
+            if exc.status != 404:  # already gone is what we wanted
+                raise
+
+    async def check_credentials(self) -> None:
+        """Entra's "Test connection": a filter on a random value must answer 200 with no match."""
+        await self.search("Users", f'userName eq "{uuid.uuid4()}"')
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    async def _call(self, method: str, path: str, *, params: dict | None = None,
+                    json_body: Any = None) -> Any:
+        content = json.dumps(json_body).encode() if json_body is not None else None
+        headers = {"Content-Type": SCIM_JSON} if content is not None else None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._gate:
+                    self.requests += 1
+                    response = await self._http.request(method, self.base + path, params=params, content=content,
+                                                        headers=headers)
+            except httpx.TimeoutException as exc:
+                error = ScimError(f"{method} {path} timed out", code="Timeout", transient=True)
+                cause: Exception = exc
+            except httpx.TransportError as exc:
+                error = ScimError(f"{method} {path} failed: {exc.__class__.__name__}", code="WebExceptionProtocolError",
+                                  transient=True)
+                cause = exc
+            else:
+                if response.status_code < 300:
+                    return _json(response)
+                error = _error(method, path, response)
+                cause = None
+                if response.status_code == 429:
+                    if attempt < self._retry.attempts:
+                        await self._sleep(min(_retry_after(response, self._backoff(attempt)),
+                                              self._retry.max_retry_after))
+                        continue
+                    raise error
+            if not error.transient or attempt >= self._retry.attempts:
+                raise error from cause
+            await self._sleep(self._backoff(attempt))
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self._retry.base_delay * 2 ** (attempt - 1), self._retry.max_delay)
+        return delay * (0.5 + random.random() / 2)
+
+
+def _json(response: httpx.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise ScimError(f"the target answered {response.status_code} with a body that is not JSON",
+                        status=response.status_code,
+                        code="SystemForCrossDomainIdentityManagementServiceIncompatible") from None
+
+
+def _error(method: str, path: str, response: httpx.Response) -> ScimError:
+    status = response.status_code
+    detail = ""
+    try:
+        body = response.json()
+        detail = str(body.get("detail") or body.get("scimType") or "")
+    except ValueError:
+        detail = response.text[:200]
+    code = _STATUS_CODES.get(status, "InternalServerError" if status >= 500 else "WebExceptionProtocolError")
+    message = f"{method} {path} answered HTTP {status}" + (f": {detail}" if detail else "")
+    return ScimError(message, status=status, code=code, transient=status >= 500 or status == 429,
+                     credentials=status in (401, 403))
+
+
+def _retry_after(response: httpx.Response, fallback: float) -> float:
+    value = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return fallback

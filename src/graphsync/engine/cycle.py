@@ -1,0 +1,454 @@
+"""One provisioning cycle: import → scope → match → map → diff → export, then references.
+
+Initial cycles read every source object in pages and match against an index of the target built
+from one paged listing (no filter query per object); incremental cycles read the change feed
+since the watermark. Links (source id → target id, and what was last exported) are saved page
+by page before moving on, so a cycle killed anywhere is resumed by the next one without
+duplicates: an unlinked object is matched before it is created.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from graphsync import expressions
+from graphsync.connectors.scim import ScimClient, ScimError
+from graphsync.engine import logs, resource
+from graphsync.engine.mapping import ObjectRule, evaluate
+from graphsync.engine.ports import Escrow, Link, Source, StateStore
+from graphsync.engine.source_view import group_attributes, is_disabled_or_deleted, user_attributes
+
+PAGE_SIZE = 200
+CHANGES_BATCH = 5000
+ESCROW_BACKOFF = (timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
+ESCROW_GIVE_UP = timedelta(days=28)
+
+
+class CredentialsRejected(Exception):
+    """The target refused our credentials: the job must stop and be quarantined."""
+
+
+@dataclass
+class CycleSettings:
+    tenant_id: str
+    job_id: str
+    service_principal_id: str
+    service_principal_name: str
+    sync_all: bool
+    skip_out_of_scope_deletions: bool
+    dialect: resource.Dialect = "rfc7644"
+    target_name: str = "customappsso"
+    source_name: str = "Microsoft Entra ID"
+
+
+@dataclass
+class CycleResult:
+    cycle_id: str
+    initial: bool
+    watermark: int
+    began: datetime
+    ended: datetime | None = None
+    imported: int = 0
+    exported: int = 0
+    escrowed: int = 0
+    deltas: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # "user to User" → objects linked
+
+
+@dataclass
+class Outcome:
+    action: str  # create | update | disable | delete | other
+    status: str  # success | skipped | failure
+    target_id: str | None = None
+    reason: str = ""
+    error_code: str | None = None
+    modified: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+class Cycle:
+    def __init__(self, rules: list[ObjectRule], settings: CycleSettings, source: Source, target: ScimClient,
+                 store: StateStore, now, context: expressions.EvaluationContext):
+        self.rules = [r for r in rules if r.enabled]
+        self.settings = settings
+        self.source = source
+        self.target = target
+        self.store = store
+        self.now = now
+        self.context = context
+        self.assigned_users: set[str] = set()
+        self.assigned_groups: set[str] = set()
+        self.touched: dict[str, set[str]] = {"user": set(), "group": set()}
+        self.result: CycleResult | None = None
+        self._index: dict[str, dict[str, dict[str, Any]]] = {}
+        self._log_buffer: list[dict[str, Any]] = []
+        self.captured: list[dict[str, Any]] | None = None  # log entries, kept for provisionOnDemand
+
+    # ------------------------------------------------------------------------------------------
+    async def run(self, *, initial: bool, watermark: int) -> CycleResult:
+        began = self.now()
+        self.result = CycleResult(str(uuid.uuid4()), initial, watermark, began)
+        if not self.settings.sync_all:
+            self.assigned_users, self.assigned_groups = self.source.assigned()
+        if initial:
+            self.result.watermark = self.source.latest_seq()
+            for rule in self.rules:
+                await self._initial(rule)
+        else:
+            await self._incremental(watermark)
+        await self._retry_escrows()
+        await self._references()
+        self._flush_logs()
+        self.result.ended = self.now()
+        return self.result
+
+    async def run_subjects(self, subjects: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """provisionOnDemand: the whole pipeline for a few objects now; returns their log entries."""
+        self.result = CycleResult(str(uuid.uuid4()), False, 0, self.now())
+        self.captured = []
+        if not self.settings.sync_all:
+            self.assigned_users, self.assigned_groups = self.source.assigned()
+        for rule in self.rules:
+            ids = list(dict.fromkeys(sid for kind, sid in subjects if kind == _object_type(rule)))
+            if ids:
+                docs = self.source.get(_object_type(rule), ids)
+                await self._process_page(rule, {sid: docs.get(sid) for sid in ids})
+        await self._references()
+        self._flush_logs()
+        return self.captured
+
+    # ------------------------------------------------------------------------------------------
+    async def _initial(self, rule: ObjectRule) -> None:
+        object_type = _object_type(rule)
+        await self._build_index(rule)
+        seen: set[str] = set()
+        after = None
+        while True:
+            page = self.source.page(object_type, after, PAGE_SIZE)
+            if not page:
+                break
+            after = page[-1]["id"]
+            seen.update(doc["id"] for doc in page)
+            await self._process_page(rule, {doc["id"]: doc for doc in page})
+        # linked objects that no longer exist in the source at all were hard-deleted
+        gone = sorted(self.store.all_link_ids(object_type) - seen)
+        for start in range(0, len(gone), PAGE_SIZE):
+            await self._process_page(rule, {sid: None for sid in gone[start:start + PAGE_SIZE]})
+        self._index.pop(rule.resource, None)
+
+    async def _build_index(self, rule: ObjectRule) -> None:
+        """One paged listing of the target, indexed by the matching attributes' values."""
+        index: dict[str, dict[str, Any]] = {}
+        paths = [m.target for m in rule.matching]
+        excluded = "members" if rule.group else None
+        async for page in self.target.list_all(rule.resource, excluded=excluded):
+            for item in page:
+                for path in paths:
+                    value = resource.read_value(item, path)
+                    if isinstance(value, str):
+                        index.setdefault(f"{path}\0{value.lower()}", item)
+        self._index[rule.resource] = index
+
+    async def _incremental(self, watermark: int) -> None:
+        affected: dict[str, set[str]] = {"user": set(), "group": set()}
+        last = watermark
+        while True:
+            changes = self.source.changes(last, CHANGES_BATCH)
+            if not changes:
+                break
+            last = changes[-1].seq
+            for change in changes:
+                self.result.deltas += 1
+                affected.setdefault(change.object_type, set()).add(change.object_id)
+                detail = change.detail or {}
+                if change.change in ("memberAdded", "memberRemoved"):
+                    affected.setdefault(detail.get("memberType", "user"), set()).add(detail.get("memberId"))
+                if change.change in ("assignmentAdded", "assignmentRemoved") and change.object_type == "group":
+                    for member_id, member_type in self.source.members(change.object_id):
+                        affected.setdefault(member_type, set()).add(member_id)
+        self.result.watermark = last
+        for rule in self.rules:
+            ids = sorted(i for i in affected.get(_object_type(rule), set()) if i)
+            for start in range(0, len(ids), PAGE_SIZE):
+                chunk = ids[start:start + PAGE_SIZE]
+                docs = self.source.get(_object_type(rule), chunk)
+                await self._process_page(rule, {sid: docs.get(sid) for sid in chunk})
+
+    async def _retry_escrows(self) -> None:
+        due = self.store.escrows_due(self.now())
+        for rule in self.rules:
+            ids = [e.source_id for e in due if e.object_type == _object_type(rule)
+                   and e.source_id not in self.touched[_object_type(rule)]]
+            for start in range(0, len(ids), PAGE_SIZE):
+                chunk = ids[start:start + PAGE_SIZE]
+                docs = self.source.get(_object_type(rule), chunk)
+                await self._process_page(rule, {sid: docs.get(sid) for sid in chunk}, escrows=due)
+
+    # ------------------------------------------------------------------------------------------
+    async def _process_page(self, rule: ObjectRule, docs: dict[str, dict | None],
+                            escrows: list[Escrow] | None = None) -> None:
+        object_type = _object_type(rule)
+        links = self.store.links(object_type, list(docs))
+        outcomes = await asyncio.gather(*(self._process(rule, sid, doc, links.get(sid))
+                                          for sid, doc in docs.items()))
+        saved, dropped, failed, succeeded = [], [], [], []
+        previous = {e.source_id: e for e in escrows or [] if e.object_type == object_type}
+        for (sid, doc), (outcome, link) in zip(docs.items(), outcomes):
+            self.result.imported += 1
+            self.touched[object_type].add(sid)
+            if outcome.status == "failure":
+                failed.append(self._escrow(object_type, sid, outcome, previous.get(sid)))
+            else:
+                succeeded.append((object_type, sid))
+            if link is not None and outcome.action != "delete":
+                saved.append(link)
+            elif outcome.action == "delete" and outcome.status == "success":
+                dropped.append(sid)
+            if outcome.status == "success" and outcome.action in ("create", "update", "disable", "delete"):
+                self.result.exported += 1
+            self._log(rule, sid, doc, outcome)
+        self.store.save_links(saved)
+        self.store.drop_links(object_type, dropped)
+        self.store.clear_escrows(succeeded)
+        self.store.save_escrows(failed)
+        self.result.escrowed += len(failed)
+        self._flush_logs()
+
+    def _escrow(self, object_type: str, sid: str, outcome: Outcome, previous: Escrow | None) -> Escrow:
+        now = self.now()
+        attempts = (previous.attempts + 1) if previous else 1
+        first = previous.first_failure if previous else now
+        # retried 6 h, 12 h and 24 h after the first failure, then daily, for 28 days
+        next_attempt = first + ESCROW_BACKOFF[attempts - 1] if attempts <= len(ESCROW_BACKOFF) \
+            else now + timedelta(hours=24)
+        if now - first > ESCROW_GIVE_UP:
+            next_attempt = datetime.max.replace(tzinfo=now.tzinfo)  # given up: kept for reporting only
+        return Escrow(object_type, sid, attempts, first, next_attempt, outcome.error_code or "InternalError",
+                      outcome.reason)
+
+    async def _process(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link | None):
+        try:
+            return await self._decide(rule, sid, doc, link)
+        except ScimError as exc:
+            if exc.credentials:
+                raise CredentialsRejected(str(exc)) from exc
+            return Outcome("other", "failure", link.target_id if link else None, str(exc), exc.code), link
+        except expressions.EvaluationError as exc:
+            return Outcome("other", "failure", None, f"An attribute mapping failed: {exc}", "MappingError"), link
+
+    async def _decide(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link | None):
+        object_type = _object_type(rule)
+        if doc is None:  # hard-deleted in the source
+            if link is None:
+                return Outcome("other", "skipped", reason="The object was deleted in the source and is not "
+                                                          "provisioned."), None
+            if "Delete" not in rule.flow_types:
+                return Outcome("other", "skipped", link.target_id, "Deletes are not enabled for this mapping."), link
+            await self.target.delete(rule.resource, link.target_id)
+            return Outcome("delete", "success", link.target_id), link
+        removed = is_disabled_or_deleted(object_type, doc)
+        entitled = self._entitled(object_type, sid)
+        attributes = self._attributes(object_type, doc, soft_deleted=removed or not entitled)
+        in_filter = expressions.scope_matches(rule.scope, attributes) if rule.scope else True
+        if not entitled or not in_filter or removed:
+            return await self._deprovision(rule, sid, attributes, link, removed,
+                                           "not assigned to the application" if not entitled
+                                           else "outside the scoping filter" if not in_filter
+                                           else "disabled or soft-deleted in the source")
+        if link is not None:
+            return await self._update(rule, attributes, link)
+        return await self._create_or_match(rule, sid, attributes)
+
+    def _entitled(self, object_type: str, sid: str) -> bool:
+        if self.settings.sync_all:
+            return True
+        return sid in (self.assigned_users if object_type == "user" else self.assigned_groups)
+
+    def _attributes(self, object_type: str, doc: dict, *, soft_deleted: bool) -> dict[str, Any]:
+        if object_type == "user":
+            return user_attributes(doc, soft_deleted=soft_deleted, manager_id=None)
+        return group_attributes(doc, soft_deleted=soft_deleted)
+
+    async def _deprovision(self, rule, sid, attributes, link, removed, why):
+        if link is None:
+            return Outcome("other", "skipped", reason=f"The object is {why}; it is not provisioned."), None
+        if self.settings.skip_out_of_scope_deletions and not removed:
+            return Outcome("other", "skipped", link.target_id,
+                           f"The object is {why}; SkipOutOfScopeDeletions keeps it in the target."), link
+        if not rule.soft_delete_supported:
+            if "Delete" not in rule.flow_types:
+                return Outcome("other", "skipped", link.target_id, "Deletes are not enabled for this mapping."), link
+            await self.target.delete(rule.resource, link.target_id)
+            return Outcome("delete", "success", link.target_id, f"The object is {why}."), link
+        evaluated = evaluate(rule, attributes, self.context, creating=False, exported=link.exported)
+        changed = {k: v for k, v in evaluated.values.items() if link.exported.get(k) != v}
+        if not changed:
+            return Outcome("disable", "skipped", link.target_id, "The target already matches."), link
+        await self.target.patch(rule.resource, link.target_id,
+                                resource.patch_operations(link.exported, changed, self.settings.dialect))
+        modified = _modified(link.exported, changed, evaluated.shown)
+        link.exported.update(changed)
+        return Outcome("disable", "success", link.target_id, f"The object is {why}.", modified=modified), link
+
+    async def _update(self, rule: ObjectRule, attributes: dict, link: Link):
+        evaluated = evaluate(rule, attributes, self.context, creating=False, exported=link.exported)
+        changed = {k: v for k, v in evaluated.values.items() if link.exported.get(k) != v}
+        if not changed:
+            return Outcome("other", "skipped", link.target_id, "RedundantExport"), link
+        if "Update" not in rule.flow_types:
+            return Outcome("update", "skipped", link.target_id, "Updates are not enabled for this mapping."), link
+        await self.target.patch(rule.resource, link.target_id,
+                                resource.patch_operations(link.exported, changed, self.settings.dialect))
+        modified = _modified(link.exported, changed, evaluated.shown)
+        link.exported.update(changed)
+        return Outcome("update", "success", link.target_id, modified=modified), link
+
+    async def _create_or_match(self, rule: ObjectRule, sid: str, attributes: dict):
+        object_type = _object_type(rule)
+        found = await self._match(rule, attributes)
+        if found is not None:
+            exported = {path: resource.read_value(found, path) for path in (a.target for a in rule.attributes)}
+            exported = {k: v for k, v in exported.items() if v is not None and not _is_reference(rule, k)}
+            link = Link(object_type, sid, found["id"], exported)
+            outcome, link = await self._update(rule, attributes, link)
+            if outcome.action == "other":
+                outcome.reason = "Matched an existing object in the target; it already has the mapped values."
+            return outcome, link
+        if "Add" not in rule.flow_types:
+            return Outcome("other", "skipped", reason="Creates are not enabled for this mapping."), None
+        evaluated = evaluate(rule, attributes, self.context, creating=True)
+        try:
+            created = await self.target.create(rule.resource, resource.build_resource(evaluated.values,
+                                                                                       group=rule.group))
+        except ScimError as exc:
+            if exc.status != 409:
+                raise
+            found = await self._match(rule, attributes, use_index=False)
+            if found is None:
+                raise
+            link = Link(object_type, sid, found["id"], {})
+            return await self._update(rule, attributes, link)
+        modified = {k: (None, v) for k, v in evaluated.shown.items()}
+        return Outcome("create", "success", created["id"], modified=modified), \
+            Link(object_type, sid, created["id"], dict(evaluated.values))
+
+    async def _match(self, rule: ObjectRule, attributes: dict, use_index: bool = True) -> dict | None:
+        index = self._index.get(rule.resource) if use_index else None
+        for matching in rule.matching:
+            value = expressions.unwrap(expressions.evaluate(matching.source, attributes, self.context)) \
+                if matching.source else None
+            if value is None or value is expressions.IGNORE_FLOW or value == "":
+                continue
+            if index is not None:
+                hit = index.get(f"{matching.target}\0{str(value).lower()}")
+                if hit is not None:
+                    return hit
+                continue
+            escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            hits = await self.target.search(rule.resource, f'{matching.target} eq "{escaped}"',
+                                            excluded="members" if rule.group else None)
+            if len(hits) > 1:
+                raise ScimError(f"{len(hits)} objects in the target match {matching.target} = {value}",
+                                code="SystemForCrossDomainIdentityManagementMultipleEntriesInResponse")
+            if hits:
+                return hits[0]
+        return None
+
+    # ------------------------------------------------------------------------------------------
+    async def _references(self) -> None:
+        """Second pass: managers and group members, as target ids of linked objects."""
+        for rule in self.rules:
+            references = rule.reference_attributes
+            if not references:
+                continue
+            object_type = _object_type(rule)
+            ids = set(self.touched[object_type])
+            if rule.group:
+                for user_id in self.touched["user"]:
+                    ids.update(self.source.groups_of(user_id))
+            ids = sorted(ids)
+            for start in range(0, len(ids), PAGE_SIZE):
+                chunk = ids[start:start + PAGE_SIZE]
+                links = self.store.links(object_type, chunk)
+                updated = await asyncio.gather(*(self._reference_update(rule, links[sid])
+                                                 for sid in chunk if sid in links))
+                self.store.save_links([link for link in updated if link is not None])
+                self._flush_logs()
+
+    async def _reference_update(self, rule: ObjectRule, link: Link) -> Link | None:
+        changed = False
+        try:
+            for attribute in rule.reference_attributes:
+                if rule.group and attribute.source_attribute == "members":
+                    changed |= await self._sync_members(rule, link, attribute.target)
+                elif attribute.source_attribute == "manager":
+                    changed |= await self._sync_manager(rule, link, attribute.target)
+        except ScimError as exc:
+            if exc.credentials:
+                raise CredentialsRejected(str(exc)) from exc
+            self._log(rule, link.source_id, None, Outcome("update", "failure", link.target_id, str(exc), exc.code))
+            return None
+        return link if changed else None
+
+    async def _sync_members(self, rule: ObjectRule, link: Link, target: str) -> bool:
+        members = self.source.members(link.source_id)
+        user_ids = [m for m, kind in members if kind == "user"]
+        group_ids = [m for m, kind in members if kind == "group"]
+        wanted = set(self.store.target_ids("user", user_ids).values()) | \
+            set(self.store.target_ids("group", group_ids).values())
+        current = set(link.exported.get(target) or [])
+        added, removed = sorted(wanted - current), sorted(current - wanted)
+        if not added and not removed:
+            return False
+        await self.target.patch(rule.resource, link.target_id,
+                                resource.member_operations(added, removed, self.settings.dialect))
+        link.exported[target] = sorted(wanted)
+        self._log(rule, link.source_id, None, Outcome(
+            "update", "success", link.target_id, "Group members updated.",
+            modified={"members": (f"removed {len(removed)}" if removed else None, f"added {len(added)}")}))
+        return True
+
+    async def _sync_manager(self, rule: ObjectRule, link: Link, target: str) -> bool:
+        manager = self.source.manager_of(link.source_id)
+        wanted = self.store.target_ids("user", [manager]).get(manager) if manager else None
+        if wanted is None or link.exported.get(target) == wanted:
+            return False
+        await self.target.patch(rule.resource, link.target_id, resource.patch_operations(
+            link.exported, {target: wanted}, self.settings.dialect))
+        previous = link.exported.get(target)
+        link.exported[target] = wanted
+        self._log(rule, link.source_id, None, Outcome("update", "success", link.target_id, "Manager updated.",
+                                                      modified={"manager": (previous, wanted)}))
+        return True
+
+    # ------------------------------------------------------------------------------------------
+    def _log(self, rule: ObjectRule, sid: str, doc: dict | None, outcome: Outcome) -> None:
+        entry = logs.entry(self.settings, self.result.cycle_id, rule, sid, doc, outcome, self.now())
+        self._log_buffer.append(entry)
+        if self.captured is not None:
+            self.captured.append(entry)
+
+    def _flush_logs(self) -> None:
+        if self._log_buffer:
+            self.store.write_logs(self._log_buffer)
+            self._log_buffer = []
+
+
+def _object_type(rule: ObjectRule) -> str:
+    return "group" if rule.group else "user"
+
+
+def _modified(exported: dict, changed: dict, shown: dict) -> dict[str, tuple[Any, Any]]:
+    """old → new for the logs; a Redact()ed attribute shows ``[Redact]`` on both sides."""
+    result = {}
+    for key in changed:
+        redacted = shown.get(key) == "[Redact]"
+        old = exported.get(key)
+        result[key] = ("[Redact]" if redacted and old is not None else old, shown.get(key))
+    return result
+
+
+def _is_reference(rule: ObjectRule, path: str) -> bool:
+    return any(a.target == path and a.reference for a in rule.attributes)

@@ -1,0 +1,65 @@
+"""What the engine talks to. The engine does no SQL and no HTTP itself: it gets a source (the
+directory), a target (a SCIM client) and a state store, so a cycle runs the same against
+PostgreSQL and a real SCIM server as against in-memory fakes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+ObjectType = str  # "user" | "group"
+
+
+@dataclass(frozen=True)
+class SourceChange:
+    seq: int
+    object_type: ObjectType
+    object_id: str
+    change: str
+    detail: dict[str, Any] | None
+
+
+class Source(Protocol):
+    def latest_seq(self) -> int: ...
+    def changes(self, after_seq: int, limit: int) -> list[SourceChange]: ...
+    def page(self, object_type: ObjectType, after_id: str | None, size: int) -> list[dict[str, Any]]: ...
+    def get(self, object_type: ObjectType, ids: list[str]) -> dict[str, dict[str, Any]]: ...
+    def members(self, group_id: str) -> list[tuple[str, str]]: ...
+    def groups_of(self, member_id: str) -> list[str]: ...
+    def manager_of(self, user_id: str) -> str | None: ...
+    def assigned(self) -> tuple[set[str], set[str]]:
+        """(ids of users in assignment scope: direct or via an assigned group, ids of assigned groups)."""
+        ...
+
+
+@dataclass
+class Link:
+    """The connector data store entry of one source object."""
+
+    object_type: ObjectType
+    source_id: str
+    target_id: str
+    exported: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Escrow:
+    object_type: ObjectType
+    source_id: str
+    attempts: int
+    first_failure: datetime
+    next_attempt: datetime
+    error_code: str
+    error_message: str
+
+
+class StateStore(Protocol):
+    def links(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, Link]: ...
+    def all_link_ids(self, object_type: ObjectType) -> set[str]: ...
+    def target_ids(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, str]: ...
+    def save_links(self, links: list[Link]) -> None: ...
+    def drop_links(self, object_type: ObjectType, source_ids: list[str]) -> None: ...
+    def escrows_due(self, now: datetime) -> list[Escrow]: ...
+    def save_escrows(self, escrows: list[Escrow]) -> None: ...
+    def clear_escrows(self, keys: list[tuple[ObjectType, str]]) -> None: ...
+    def write_logs(self, entries: list[dict[str, Any]]) -> None: ...

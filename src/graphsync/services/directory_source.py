@@ -1,0 +1,57 @@
+"""The directory as the engine's source (the ``Source`` port), one short transaction per call."""
+from __future__ import annotations
+
+from typing import Any, Callable, ContextManager
+
+from graphsync.engine.ports import SourceChange
+from graphsync.services import directory
+from graphsync.services.context import Context
+
+
+class DirectorySource:
+    def __init__(self, unit: Callable[[], ContextManager[Context]], service_principal_id: str):
+        self._unit = unit
+        self.service_principal_id = service_principal_id
+
+    def latest_seq(self) -> int:
+        with self._unit() as ctx:
+            return directory.latest_change_seq(ctx)
+
+    def changes(self, after_seq: int, limit: int) -> list[SourceChange]:
+        with self._unit() as ctx:
+            return [SourceChange(c.seq, c.object_type, c.object_id, c.change, c.detail)
+                    for c in directory.read_changes(ctx, after_seq, limit)]
+
+    def page(self, object_type: str, after_id: str | None, size: int) -> list[dict[str, Any]]:
+        with self._unit() as ctx:
+            if object_type == "user":
+                return directory.iter_user_pages(ctx, size, after_id)
+            return directory.iter_group_pages(ctx, size, after_id)
+
+    def get(self, object_type: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        with self._unit() as ctx:
+            if object_type == "user":
+                return directory.get_users(ctx, ids, include_deleted=True)
+            return directory.get_groups(ctx, ids, include_deleted=True)
+
+    def members(self, group_id: str) -> list[tuple[str, str]]:
+        with self._unit() as ctx:
+            return directory.group_member_ids(ctx, group_id)
+
+    def groups_of(self, member_id: str) -> list[str]:
+        with self._unit() as ctx:
+            return directory.groups_of_member(ctx, member_id)
+
+    def manager_of(self, user_id: str) -> str | None:
+        with self._unit() as ctx:
+            return directory.manager_id(ctx, user_id)
+
+    def assigned(self) -> tuple[set[str], set[str]]:
+        """Users assigned directly or as direct members of an assigned group; assigned groups."""
+        with self._unit() as ctx:
+            assignments = directory.assignments_to(ctx, self.service_principal_id)
+            users = {a["principalId"] for a in assignments if a.get("principalType") == "User"}
+            groups = {a["principalId"] for a in assignments if a.get("principalType") == "Group"}
+            for group_id in groups:
+                users.update(m for m, kind in directory.group_member_ids(ctx, group_id) if kind == "user")
+            return users, groups

@@ -1,0 +1,148 @@
+"""The engine's state store on the database: links, escrows and provisioning logs of one job."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, ContextManager
+
+from sqlalchemy import and_, delete, insert, select, tuple_
+
+from graphsync.engine.ports import Escrow, Link, ObjectType
+from graphsync.services.context import Context
+from graphsync.store.engine_tables import provisioning_logs, sync_escrows, sync_links
+
+CHUNK = 500
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class DatabaseStateStore:
+    """Each call is its own short transaction, so what a cycle did is kept page by page
+    (a cycle killed half-way leaves every finished page linked)."""
+
+    def __init__(self, unit: Callable[[], ContextManager[Context]], tenant_id: str, job_id: str):
+        self._unit = unit
+        self.tenant_id = tenant_id
+        self.job_id = job_id
+
+    def _where(self, table):
+        return and_(table.c.tenant_id == self.tenant_id, table.c.job_id == self.job_id)
+
+    # -- links ----------------------------------------------------------------------------------
+    def links(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, Link]:
+        with self._unit() as ctx:
+            found: dict[str, Link] = {}
+            for start in range(0, len(source_ids), CHUNK):
+                rows = ctx.conn.execute(select(sync_links).where(
+                    self._where(sync_links), sync_links.c.object_type == object_type,
+                    sync_links.c.source_id.in_(source_ids[start:start + CHUNK])))
+                for row in rows:
+                    found[row.source_id] = Link(object_type, row.source_id, row.target_id, dict(row.exported))
+            return found
+
+    def all_link_ids(self, object_type: ObjectType) -> set[str]:
+        with self._unit() as ctx:
+            rows = ctx.conn.execute(select(sync_links.c.source_id).where(
+                self._where(sync_links), sync_links.c.object_type == object_type))
+            return {r.source_id for r in rows}
+
+    def target_ids(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, str]:
+        with self._unit() as ctx:
+            found: dict[str, str] = {}
+            for start in range(0, len(source_ids), CHUNK):
+                rows = ctx.conn.execute(select(sync_links.c.source_id, sync_links.c.target_id).where(
+                    self._where(sync_links), sync_links.c.object_type == object_type,
+                    sync_links.c.source_id.in_(source_ids[start:start + CHUNK])))
+                found.update({r.source_id: r.target_id for r in rows})
+            return found
+
+    def save_links(self, links: list[Link]) -> None:
+        if not links:
+            return
+        with self._unit() as ctx:
+            for object_type in {link.object_type for link in links}:
+                self._drop_links(ctx, object_type, [link.source_id for link in links if link.object_type == object_type])
+            now = ctx.now()
+            ctx.conn.execute(insert(sync_links), [
+                {"tenant_id": ctx.tenant_id, "job_id": self.job_id, "object_type": link.object_type,
+                 "source_id": link.source_id, "target_id": link.target_id, "exported": link.exported, "updated_at": now}
+                for link in links])
+
+    def drop_links(self, object_type: ObjectType, source_ids: list[str]) -> None:
+        if source_ids:
+            with self._unit() as ctx:
+                self._drop_links(ctx, object_type, source_ids)
+
+    def _drop_links(self, ctx: Context, object_type: ObjectType, source_ids: list[str]) -> None:
+        for start in range(0, len(source_ids), CHUNK):
+            ctx.conn.execute(delete(sync_links).where(
+                self._where(sync_links), sync_links.c.object_type == object_type,
+                sync_links.c.source_id.in_(source_ids[start:start + CHUNK])))
+
+    def count_links(self) -> dict[str, int]:
+        with self._unit() as ctx:
+            rows = ctx.conn.execute(select(sync_links.c.object_type).where(self._where(sync_links)))
+            counts: dict[str, int] = {}
+            for row in rows:
+                counts[row.object_type] = counts.get(row.object_type, 0) + 1
+            return counts
+
+    def clear_all_escrows(self) -> None:
+        with self._unit() as ctx:
+            ctx.conn.execute(delete(sync_escrows).where(self._where(sync_escrows)))
+
+    def clear_all(self) -> None:
+        with self._unit() as ctx:
+            for table in (sync_links, sync_escrows):
+                ctx.conn.execute(delete(table).where(self._where(table)))
+
+    # -- escrows --------------------------------------------------------------------------------
+    def escrows_due(self, now: datetime) -> list[Escrow]:
+        with self._unit() as ctx:
+            rows = ctx.conn.execute(select(sync_escrows).where(self._where(sync_escrows)))
+            due = []
+            for r in rows:
+                escrow = Escrow(r.object_type, r.source_id, r.attempts, _aware(r.first_failure_at),
+                                _aware(r.next_attempt_at), r.error_code, r.error_message)
+                if escrow.next_attempt <= now:
+                    due.append(escrow)
+            return due
+
+    def count_escrows(self) -> int:
+        with self._unit() as ctx:
+            return len(ctx.conn.execute(select(sync_escrows.c.source_id).where(self._where(sync_escrows))).all())
+
+    def save_escrows(self, escrows: list[Escrow]) -> None:
+        if not escrows:
+            return
+        with self._unit() as ctx:
+            self._clear_escrows(ctx, [(e.object_type, e.source_id) for e in escrows])
+            ctx.conn.execute(insert(sync_escrows), [
+                {"tenant_id": ctx.tenant_id, "job_id": self.job_id, "object_type": e.object_type,
+                 "source_id": e.source_id, "attempts": e.attempts, "first_failure_at": e.first_failure,
+                 "next_attempt_at": min(e.next_attempt, datetime(9999, 1, 1, tzinfo=timezone.utc)),
+                 "error_code": e.error_code, "error_message": e.error_message[:2000]} for e in escrows])
+
+    def clear_escrows(self, keys: list[tuple[ObjectType, str]]) -> None:
+        if keys:
+            with self._unit() as ctx:
+                self._clear_escrows(ctx, keys)
+
+    def _clear_escrows(self, ctx: Context, keys: list[tuple[ObjectType, str]]) -> None:
+        for start in range(0, len(keys), CHUNK):
+            ctx.conn.execute(delete(sync_escrows).where(
+                self._where(sync_escrows),
+                tuple_(sync_escrows.c.object_type, sync_escrows.c.source_id).in_(keys[start:start + CHUNK])))
+
+    # -- logs -----------------------------------------------------------------------------------
+    def write_logs(self, entries: list[dict[str, Any]]) -> None:
+        if not entries:
+            return
+        with self._unit() as ctx:
+            now = ctx.now()
+            ctx.conn.execute(insert(provisioning_logs), [
+                {"tenant_id": ctx.tenant_id, "id": e["id"], "job_id": self.job_id, "cycle_id": e["cycleId"],
+                 "activity_at": now, "action": e["provisioningAction"], "status": e["provisioningStatusInfo"]["status"],
+                 "source_id": e["sourceIdentity"]["id"], "doc": e} for e in entries])

@@ -1,0 +1,286 @@
+"""Running provisioning cycles for jobs: what is due, one cycle end to end, and the job's status
+and state afterwards (reference §6.1, §6.6, §6.9)."""
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+
+from graphsync import expressions
+from graphsync.connectors.scim import ScimClient, ScimError
+from graphsync.engine.cycle import CredentialsRejected, Cycle, CycleResult, CycleSettings
+from graphsync.engine.logs import on_demand_result
+from graphsync.engine.mapping import compile_schema
+from graphsync.errors import BadRequest, TooManyRequests, not_found
+from graphsync.models import NEVER, ProvisionOnDemandBody, format_datetime, parse_duration
+from graphsync.services import applications, audit, synchronization
+from graphsync.services.directory_source import DirectorySource
+from graphsync.services.engine_store import DatabaseStateStore
+from graphsync.services.tenants import get_tenant
+from graphsync.store.tables import sync_jobs
+
+log = logging.getLogger("graphsync.engine")
+SETTING_DIALECT = "ScimPatchCompatibility"  # job setting: "rfc7644" (default) or "entra"
+SETTING_CONCURRENCY = "ScimConcurrency"  # job setting: parallel requests to the target (default 8)
+SETTING_TIMEOUT = "ScimTimeoutSeconds"  # job setting: per-request timeout (default 30)
+OUTBOUND_TEMPLATES = ("scim", "customappsso")
+
+
+@dataclass(frozen=True)
+class JobRef:
+    tenant_id: str
+    owner_id: str
+    job_id: str
+
+
+def due_jobs(runtime, now: datetime) -> list[JobRef]:
+    """Active outbound jobs whose next cycle is due (or was asked for by start/restart)."""
+    with runtime.db.transaction() as conn:
+        rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id,
+                                   sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state)).all()
+    due = []
+    for row in rows:
+        if row.template_id not in OUTBOUND_TEMPLATES or row.doc["schedule"]["state"] != "Active":
+            continue
+        state = row.state or {}
+        next_run = state.get("nextRunAt")
+        if state.get("runRequested") or (next_run and datetime.fromisoformat(next_run) <= now) \
+                or "watermark" not in state:
+            due.append(JobRef(row.tenant_id, row.owner_id, row.id))
+    return due
+
+
+def _setting(doc: dict, name: str, default: str) -> str:
+    return next((s.get("value") for s in doc.get("synchronizationJobSettings") or [] if s.get("name") == name),
+                None) or default
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1")
+
+
+@dataclass
+class Prepared:
+    """Everything a run needs, read in one transaction."""
+
+    doc: dict[str, Any]
+    schema: dict[str, Any]
+    state: dict[str, Any]
+    secrets: dict[str, str]
+    settings: CycleSettings
+    context: expressions.EvaluationContext
+    store: DatabaseStateStore
+    source: DirectorySource
+
+    def target(self, transport: httpx.AsyncBaseTransport | None = None) -> ScimClient:
+        if not self.secrets.get("BaseAddress"):
+            raise CredentialsRejected("The job has no BaseAddress secret: set the SCIM endpoint with PUT "
+                                      ".../synchronization/secrets.")
+        concurrency = max(1, min(64, int(_setting(self.doc, SETTING_CONCURRENCY, "8"))))
+        timeout = max(0.5, float(_setting(self.doc, SETTING_TIMEOUT, "30")))
+        return ScimClient(self.secrets["BaseAddress"], self.secrets.get("SecretToken"), concurrency=concurrency,
+                          timeout=timeout, transport=transport)
+
+    def cycle(self, runtime, target: ScimClient) -> Cycle:
+        return Cycle(compile_schema(self.schema), self.settings, self.source, target, self.store,
+                     runtime.clock.now, self.context)
+
+
+def prepare(runtime, ref: JobRef) -> Prepared | None:
+    with runtime.unit(ref.tenant_id) as ctx:
+        row = ctx.conn.execute(select(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
+                                                       sync_jobs.c.owner_id == ref.owner_id,
+                                                       sync_jobs.c.id == ref.job_id)).first()
+        if row is None:
+            return None
+        kind = "servicePrincipals" if applications.find_service_principal(ctx, ref.owner_id) else "applications"
+        owner = synchronization.resolve_owner(ctx, kind, ref.owner_id)
+        owner_doc = (applications.get_service_principal(ctx, ref.owner_id) if kind == "servicePrincipals"
+                     else applications.get_application(ctx, ref.owner_id))
+        secrets = synchronization.read_secrets(ctx, owner)
+        tenant = get_tenant(ctx.conn, ref.tenant_id)
+        doc, schema, state = copy.deepcopy(row.doc), row.schema, dict(row.state or {})
+    settings = CycleSettings(
+        tenant_id=ref.tenant_id, job_id=ref.job_id, service_principal_id=ref.owner_id,
+        service_principal_name=owner_doc.get("displayName") or "", sync_all=_truthy(secrets.get("SyncAll")),
+        skip_out_of_scope_deletions=_truthy(secrets.get("SkipOutOfScopeDeletions")),
+        dialect="entra" if _setting(doc, SETTING_DIALECT, "rfc7644").lower() == "entra" else "rfc7644")
+    context = expressions.EvaluationContext(clock=runtime.clock.now,
+                                            default_domain=tenant.default_domain if tenant else None)
+    store = DatabaseStateStore(lambda: runtime.unit(ref.tenant_id), ref.tenant_id, ref.job_id)
+    source = DirectorySource(lambda: runtime.unit(ref.tenant_id), ref.owner_id)
+    return Prepared(doc, schema, state, secrets, settings, context, store, source)
+
+
+def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | None = None) -> CycleResult | None:
+    """Run one cycle of a job now, in the calling thread (which must not run an event loop)."""
+    prepared = prepare(runtime, ref)
+    if prepared is None:
+        return None
+    state, store = prepared.state, prepared.store
+    resets = set(state.get("resets") or [])
+    if "ConnectorDataStore" in resets:
+        store.clear_all()
+    elif "Escrows" in resets:
+        store.clear_all_escrows()
+    initial = bool(state.get("initialCyclePending", True)) or "watermark" not in state
+    began = runtime.clock.now()
+    result: CycleResult | None = None
+    error: dict[str, Any] | None = None
+    quarantine_reason = None
+    try:
+        async def go() -> CycleResult:
+            async with prepared.target(transport) as target:
+                return await prepared.cycle(runtime, target).run(initial=initial,
+                                                                 watermark=int(state.get("watermark", 0)))
+
+        result = asyncio.run(go())
+    except CredentialsRejected as exc:
+        error = {"code": "CredentialsRejected", "message": str(exc), "tenantActionable": True}
+        quarantine_reason = "EncounteredQuarantineException"
+    except (ScimError, httpx.HTTPError, OSError) as exc:
+        error = {"code": getattr(exc, "code", "TargetUnavailable"), "message": str(exc), "tenantActionable": False}
+    except Exception as exc:  # a bug must not kill the scheduler; it is reported on the job
+        log.exception("cycle of job %s failed", ref.job_id)
+        error = {"code": "InternalError", "message": f"The cycle failed: {exc.__class__.__name__}",
+                 "tenantActionable": False}
+    _record(runtime, ref, result, error, quarantine_reason, began, store, state.get("generation", 0))
+    return result
+
+
+def _execution(result: CycleResult | None, error: dict | None, began: datetime, ended: datetime) -> dict[str, Any]:
+    return {
+        "activityIdentifier": result.cycle_id if result else None,
+        "countEntitled": result.imported if result else 0,
+        "countEntitledForProvisioning": result.imported if result else 0,
+        "countEscrowed": result.escrowed if result else 0,
+        "countEscrowedRaw": result.escrowed if result else 0,
+        "countExported": result.exported if result else 0,
+        "countExports": result.exported if result else 0,
+        "countImported": result.imported if result else 0,
+        "countImportedDeltas": result.deltas if result else 0,
+        "countImportedReferenceDeltas": 0,
+        "error": error,
+        "state": "Failed" if error else ("EntryLevelErrors" if result.escrowed else "Succeeded"),
+        "timeBegan": format_datetime(began),
+        "timeEnded": format_datetime(ended),
+    }
+
+
+def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None, quarantine_reason: str | None,
+            began: datetime, store: DatabaseStateStore, generation: int) -> None:
+    now = runtime.clock.now()
+    counts = store.count_links() if result else None
+    with runtime.unit(ref.tenant_id) as ctx:
+        row = ctx.conn.execute(select(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
+                                                       sync_jobs.c.owner_id == ref.owner_id,
+                                                       sync_jobs.c.id == ref.job_id).with_for_update()).first()
+        if row is None:  # deleted while the cycle ran
+            return
+        doc, state = copy.deepcopy(row.doc), dict(row.state or {})
+        status = doc["status"]
+        execution = _execution(result, error, began, now)
+        status["lastExecution"] = execution
+        interval = parse_duration(doc["schedule"]["interval"])
+        if error:
+            status["countSuccessiveCompleteFailures"] = status.get("countSuccessiveCompleteFailures", 0) + 1
+            if quarantine_reason:
+                previous = status.get("quarantine") or {}
+                status["code"] = "Quarantine"
+                status["quarantine"] = {
+                    "currentBegan": format_datetime(now), "nextAttempt": format_datetime(now + timedelta(days=1)),
+                    "reason": quarantine_reason, "seriesBegan": previous.get("seriesBegan") or format_datetime(now),
+                    "seriesCount": int(previous.get("seriesCount", 0)) + 1, "error": error}
+                interval = max(interval, timedelta(days=1))  # quarantined jobs cycle at most daily
+        else:
+            status["countSuccessiveCompleteFailures"] = 0
+            status["code"] = "Paused" if doc["schedule"]["state"] == "Paused" else "Active"
+            status["quarantine"] = None
+            if not result.escrowed:
+                status["lastSuccessfulExecution"] = execution
+            if result.exported:
+                status["lastSuccessfulExecutionWithExports"] = execution
+            else:  # nothing left to change: steady state
+                status["steadyStateLastAchievedTime"] = format_datetime(now)
+                if status.get("steadyStateFirstAchievedTime", NEVER) == NEVER:
+                    status["steadyStateFirstAchievedTime"] = format_datetime(now)
+            status["synchronizedEntryCountByType"] = [
+                {"key": f"{kind} to {kind.capitalize()}", "value": n} for kind, n in sorted((counts or {}).items())]
+            status["progress"] = [{"completedUnits": result.imported, "totalUnits": result.imported,
+                                   "units": "objects", "progressObservationDateTime": format_datetime(now)}]
+            state["watermark"] = result.watermark
+            if state.get("generation", 0) == generation:  # no restart or schema change meanwhile
+                state["initialCyclePending"] = False
+                state["resets"] = []
+        if state.get("generation", 0) == generation:
+            state["runRequested"] = False
+        # a job that is not active (never started, paused) has an infinite interval: no next run
+        state["nextRunAt"] = (now + interval).isoformat() if interval < timedelta(days=36500) else None
+        ctx.conn.execute(update(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
+                                                 sync_jobs.c.owner_id == ref.owner_id,
+                                                 sync_jobs.c.id == ref.job_id).values(doc=doc, state=state))
+        audit.purge(ctx, timedelta(days=runtime.settings.log_retention_days))
+
+
+ON_DEMAND_LIMIT = (5, timedelta(seconds=10))  # Entra: 5 requests per 10 seconds
+_on_demand_calls: dict[str, list[datetime]] = {}
+_on_demand_lock = threading.Lock()
+
+
+def _rate_limit(runtime, key: str) -> None:
+    count, window = ON_DEMAND_LIMIT
+    now = runtime.clock.now()
+    with _on_demand_lock:
+        recent = [t for t in _on_demand_calls.get(key, []) if now - t < window]
+        if len(recent) >= count:
+            retry = int((window - (now - recent[0])).total_seconds()) + 1
+            raise TooManyRequests(f"provisionOnDemand allows {count} requests per {window.seconds} seconds per job.",
+                                  headers={"Retry-After": str(retry)})
+        _on_demand_calls[key] = recent + [now]
+
+
+def provision_on_demand(runtime, ref: JobRef, body: ProvisionOnDemandBody,
+                        transport: httpx.AsyncBaseTransport | None = None) -> dict[str, str]:
+    """Run the pipeline now for one user, or a group with its listed members (users first)."""
+    _rate_limit(runtime, f"{ref.tenant_id}/{ref.job_id}")
+    prepared = prepare(runtime, ref)
+    if prepared is None:
+        raise not_found("synchronizationJob", ref.job_id)
+    parameters = body.parameters[0]
+    rule_ids = {rule.get("id") for rule in prepared.schema.get("synchronizationRules") or []}
+    if parameters.rule_id and parameters.rule_id not in rule_ids:
+        raise BadRequest(f"The ruleId '{parameters.rule_id}' is not a synchronization rule of the job's schema.")
+    subjects: list[tuple[str, str]] = []
+    for subject in parameters.subjects:
+        kind = subject.object_type_name.lower()
+        if kind not in ("user", "group"):
+            raise BadRequest(f"objectTypeName must be User or Group, not '{subject.object_type_name}'.")
+        members = [("user" if m.object_type_name.lower() == "user" else "group", m.object_id)
+                   for m in (subject.links.members if subject.links and subject.links.members else [])]
+        subjects += members + [(kind, subject.object_id)]
+    known = prepared.source.get("user", [s for k, s in subjects if k == "user"]) | \
+        prepared.source.get("group", [s for k, s in subjects if k == "group"])
+    missing = [sid for _, sid in subjects if sid not in known]
+    if missing:
+        raise BadRequest(f"The object(s) {', '.join(missing)} do not exist in the directory.")
+
+    async def go() -> list[dict[str, Any]]:
+        async with prepared.target(transport) as target:
+            return await prepared.cycle(runtime, target).run_subjects(subjects)
+
+    try:
+        entries = asyncio.run(go())
+    except CredentialsRejected as exc:
+        raise BadRequest(f"The target refused the job's credentials: {exc}", code="CredentialsRejected") from None
+    primary = parameters.subjects[-1].object_id if len(parameters.subjects) == 1 else parameters.subjects[0].object_id
+    entry = next((e for e in entries if e["sourceIdentity"]["id"] == primary), entries[0] if entries else None)
+    if entry is None:
+        raise BadRequest("Nothing was processed: the job's schema has no enabled mapping for these objects.")
+    return on_demand_result(entry)

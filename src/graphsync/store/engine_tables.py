@@ -1,0 +1,46 @@
+"""Tables of the provisioning engine: the connector data store (links), escrows, and the
+provisioning logs."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Integer, String, Table, Text
+
+from graphsync.store.tables import Document, Time, metadata
+
+sync_links = Table(
+    "sync_links", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("job_id", String(256), primary_key=True),
+    Column("object_type", String(16), primary_key=True),
+    Column("source_id", String(64), primary_key=True),
+    Column("target_id", String(256), nullable=False),
+    Column("exported", Document, nullable=False),  # target path → value last written
+    Column("updated_at", Time, nullable=False),
+)
+
+sync_escrows = Table(
+    "sync_escrows", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("job_id", String(256), primary_key=True),
+    Column("object_type", String(16), primary_key=True),
+    Column("source_id", String(64), primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("first_failure_at", Time, nullable=False),
+    Column("next_attempt_at", Time, nullable=False),
+    Column("error_code", String(128), nullable=False),
+    Column("error_message", Text, nullable=False),
+)
+
+provisioning_logs = Table(
+    "provisioning_logs", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("job_id", String(256), nullable=False),
+    Column("cycle_id", String(36), nullable=False),
+    Column("activity_at", Time, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("doc", Document, nullable=False),
+    Index("ix_provisioning_logs_time", "tenant_id", "activity_at"),
+    Index("ix_provisioning_logs_job", "tenant_id", "job_id", "activity_at"),
+)
