@@ -21,15 +21,13 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parent))
-from fast_scim import FastScim  # noqa: E402
-
 from graphsync.config import Settings  # noqa: E402
 from graphsync.engine.mapping import compile_schema  # noqa: E402
 from graphsync.engine.resource import build_resource  # noqa: E402
 from graphsync.models import InstantiateBody, JobCreate, SecretPair  # noqa: E402
 from graphsync.runtime.runtime import Runtime  # noqa: E402
 from graphsync.services import applications, directory, jobs, provisioning, synchronization  # noqa: E402
+from graphsync.testing import InMemoryScimTarget as FastScim  # noqa: E402
 from graphsync.testing import free_port  # noqa: E402
 
 SCIM_APP = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"

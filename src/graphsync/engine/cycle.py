@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from graphsync import expressions
 from graphsync.connectors.scim import ScimClient, ScimError
@@ -29,6 +29,10 @@ ESCROW_GIVE_UP = timedelta(days=28)
 
 class CredentialsRejected(Exception):
     """The target refused our credentials: the job must stop and be quarantined."""
+
+
+class CycleInterrupted(Exception):
+    """The job was paused (or deleted) while the cycle ran: it stopped after a whole page."""
 
 
 @dataclass
@@ -70,7 +74,8 @@ class Outcome:
 
 class Cycle:
     def __init__(self, rules: list[ObjectRule], settings: CycleSettings, source: Source, target: ScimClient,
-                 store: StateStore, now, context: expressions.EvaluationContext):
+                 store: StateStore, now, context: expressions.EvaluationContext,
+                 should_stop: Callable[[], bool] = lambda: False):
         self.rules = [r for r in rules if r.enabled]
         self.settings = settings
         self.source = source
@@ -78,6 +83,7 @@ class Cycle:
         self.store = store
         self.now = now
         self.context = context
+        self.should_stop = should_stop
         self.assigned_users: set[str] = set()
         self.assigned_groups: set[str] = set()
         self.touched: dict[str, set[str]] = {"user": set(), "group": set()}
@@ -88,6 +94,14 @@ class Cycle:
 
     # ------------------------------------------------------------------------------------------
     async def run(self, *, initial: bool, watermark: int) -> CycleResult:
+        try:
+            return await self._run(initial, watermark)
+        except ScimError as exc:
+            if exc.credentials:
+                raise CredentialsRejected(str(exc)) from exc
+            raise
+
+    async def _run(self, initial: bool, watermark: int) -> CycleResult:
         began = self.now()
         self.result = CycleResult(str(uuid.uuid4()), initial, watermark, began)
         if not self.settings.sync_all:
@@ -165,7 +179,9 @@ class Cycle:
                 detail = change.detail or {}
                 if change.change in ("memberAdded", "memberRemoved"):
                     affected.setdefault(detail.get("memberType", "user"), set()).add(detail.get("memberId"))
-                if change.change in ("assignmentAdded", "assignmentRemoved") and change.object_type == "group":
+                if change.object_type == "group" and change.change in (
+                        "assignmentAdded", "assignmentRemoved", "softDeleted", "restored"):
+                    # the members' assignment scope may have changed with the group's
                     for member_id, member_type in self.source.members(change.object_id):
                         affected.setdefault(member_type, set()).add(member_id)
         self.result.watermark = last
@@ -189,6 +205,8 @@ class Cycle:
     # ------------------------------------------------------------------------------------------
     async def _process_page(self, rule: ObjectRule, docs: dict[str, dict | None],
                             escrows: list[Escrow] | None = None) -> None:
+        if self.should_stop():
+            raise CycleInterrupted()
         object_type = _object_type(rule)
         links = self.store.links(object_type, list(docs))
         outcomes = await asyncio.gather(*(self._process(rule, sid, doc, links.get(sid))
@@ -365,7 +383,7 @@ class Cycle:
                 continue
             object_type = _object_type(rule)
             ids = set(self.touched[object_type])
-            if rule.group:
+            if rule.group and not self.result.initial:  # an initial cycle touched every group already
                 for user_id in self.touched["user"]:
                     ids.update(self.source.groups_of(user_id))
             ids = sorted(ids)

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from graphsync import expressions
 from graphsync.connectors.scim import ScimClient, ScimError
-from graphsync.engine.cycle import CredentialsRejected, Cycle, CycleResult, CycleSettings
+from graphsync.engine.cycle import CredentialsRejected, Cycle, CycleInterrupted, CycleResult, CycleSettings
 from graphsync.engine.logs import on_demand_result
 from graphsync.engine.mapping import compile_schema
 from graphsync.errors import BadRequest, TooManyRequests, not_found
@@ -78,6 +78,7 @@ class Prepared:
     context: expressions.EvaluationContext
     store: DatabaseStateStore
     source: DirectorySource
+    ref: JobRef
 
     def target(self, transport: httpx.AsyncBaseTransport | None = None) -> ScimClient:
         if not self.secrets.get("BaseAddress"):
@@ -88,9 +89,11 @@ class Prepared:
         return ScimClient(self.secrets["BaseAddress"], self.secrets.get("SecretToken"), concurrency=concurrency,
                           timeout=timeout, transport=transport)
 
-    def cycle(self, runtime, target: ScimClient) -> Cycle:
+    def cycle(self, runtime, target: ScimClient, *, stoppable: bool = True) -> Cycle:
+        """A cycle; a ``stoppable`` one ends after the current page once the job is paused."""
+        should_stop = (lambda: not _still_active(runtime, self.ref)) if stoppable else (lambda: False)
         return Cycle(compile_schema(self.schema), self.settings, self.source, target, self.store,
-                     runtime.clock.now, self.context)
+                     runtime.clock.now, self.context, should_stop=should_stop)
 
 
 def prepare(runtime, ref: JobRef) -> Prepared | None:
@@ -116,7 +119,16 @@ def prepare(runtime, ref: JobRef) -> Prepared | None:
                                             default_domain=tenant.default_domain if tenant else None)
     store = DatabaseStateStore(lambda: runtime.unit(ref.tenant_id), ref.tenant_id, ref.job_id)
     source = DirectorySource(lambda: runtime.unit(ref.tenant_id), ref.owner_id)
-    return Prepared(doc, schema, state, secrets, settings, context, store, source)
+    return Prepared(doc, schema, state, secrets, settings, context, store, source, ref)
+
+
+def _still_active(runtime, ref: JobRef) -> bool:
+    """Checked between pages: pause (or delete) stops a running cycle after the current page."""
+    with runtime.db.transaction() as conn:
+        row = conn.execute(select(sync_jobs.c.doc).where(sync_jobs.c.tenant_id == ref.tenant_id,
+                                                         sync_jobs.c.owner_id == ref.owner_id,
+                                                         sync_jobs.c.id == ref.job_id)).first()
+    return row is not None and row.doc["schedule"]["state"] == "Active"
 
 
 def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | None = None) -> CycleResult | None:
@@ -142,6 +154,8 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
                                                                  watermark=int(state.get("watermark", 0)))
 
         result = asyncio.run(go())
+    except CycleInterrupted:
+        return None  # paused or deleted: what was exported is linked; the watermark stays
     except CredentialsRejected as exc:
         error = {"code": "CredentialsRejected", "message": str(exc), "tenantActionable": True}
         quarantine_reason = "EncounteredQuarantineException"
@@ -273,7 +287,7 @@ def provision_on_demand(runtime, ref: JobRef, body: ProvisionOnDemandBody,
 
     async def go() -> list[dict[str, Any]]:
         async with prepared.target(transport) as target:
-            return await prepared.cycle(runtime, target).run_subjects(subjects)
+            return await prepared.cycle(runtime, target, stoppable=False).run_subjects(subjects)
 
     try:
         entries = asyncio.run(go())

@@ -342,7 +342,7 @@ def _encode_state(state: dict) -> str:
 def _decode_state(token: str) -> dict:
     try:
         state = json.loads(base64.urlsafe_b64decode(token.encode() + b"==="))
-        if not isinstance(state, dict) or not isinstance(state.get("seq"), int) or state["seq"] < 0:
+        if not isinstance(state, dict) or type(state.get("seq")) is not int or not 0 <= state["seq"] < 2**63:
             raise ValueError
         if "after" in state and not (isinstance(state["after"], str) and state["after"].isprintable()):
             raise ValueError

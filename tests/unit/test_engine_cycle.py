@@ -1,0 +1,186 @@
+"""The engine on in-memory ports and a virtual clock: resumable cycles, escrow back-off over
+weeks in milliseconds, credential failures."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from graphsync import expressions, templates
+from graphsync.clock import ManualClock
+from graphsync.connectors.scim import RetryPolicy, ScimClient
+from graphsync.engine.cycle import CredentialsRejected, Cycle, CycleInterrupted, CycleSettings
+from graphsync.engine.mapping import compile_schema
+from graphsync.engine.ports import Escrow, Link, SourceChange
+from graphsync.testing import InMemoryScimTarget
+
+RULES = compile_schema(templates.builtin_template("scim")["schema"])
+
+
+def user(i: int, **extra) -> dict:
+    return {"id": f"u{i:04d}", "userPrincipalName": f"user{i}@contoso.test", "displayName": f"User {i}",
+            "givenName": "U", "surname": str(i), "mailNickname": f"user{i}", "accountEnabled": True, **extra}
+
+
+class MemorySource:
+    def __init__(self, users: list[dict]):
+        self.users = {u["id"]: u for u in users}
+        self.feed: list[SourceChange] = []
+
+    def latest_seq(self):
+        return self.feed[-1].seq if self.feed else 0
+
+    def changes(self, after_seq, limit):
+        return [c for c in self.feed if c.seq > after_seq][:limit]
+
+    def page(self, object_type, after_id, size):
+        if object_type != "user":
+            return []
+        ids = sorted(i for i in self.users if after_id is None or i > after_id)[:size]
+        return [self.users[i] for i in ids]
+
+    def get(self, object_type, ids):
+        return {i: self.users[i] for i in ids if i in self.users} if object_type == "user" else {}
+
+    def members(self, group_id):
+        return []
+
+    def groups_of(self, member_id):
+        return []
+
+    def manager_of(self, user_id):
+        return None
+
+    def assigned(self):
+        return set(self.users), set()
+
+    def change(self, user_id, **values):
+        self.users[user_id].update(values)
+        self.feed.append(SourceChange(len(self.feed) + 1, "user", user_id, "updated", None))
+
+
+class MemoryStore:
+    def __init__(self):
+        self.link_rows: dict[tuple[str, str], Link] = {}
+        self.escrow_rows: dict[tuple[str, str], Escrow] = {}
+        self.logs: list[dict] = []
+
+    def links(self, object_type, source_ids):
+        return {s: self.link_rows[(object_type, s)] for s in source_ids if (object_type, s) in self.link_rows}
+
+    def all_link_ids(self, object_type):
+        return {s for t, s in self.link_rows if t == object_type}
+
+    def target_ids(self, object_type, source_ids):
+        return {s: link.target_id for s, link in self.links(object_type, source_ids).items()}
+
+    def save_links(self, links):
+        self.link_rows.update({(link.object_type, link.source_id): link for link in links})
+
+    def drop_links(self, object_type, source_ids):
+        for s in source_ids:
+            self.link_rows.pop((object_type, s), None)
+
+    def escrows_due(self, now):
+        return [e for e in self.escrow_rows.values() if e.next_attempt <= now]
+
+    def save_escrows(self, escrows):
+        self.escrow_rows.update({(e.object_type, e.source_id): e for e in escrows})
+
+    def clear_escrows(self, keys):
+        for key in keys:
+            self.escrow_rows.pop(key, None)
+
+    def write_logs(self, entries):
+        self.logs += entries
+
+
+SETTINGS = CycleSettings(tenant_id="t", job_id="j", service_principal_id="sp", service_principal_name="App",
+                         sync_all=True, skip_out_of_scope_deletions=False)
+
+
+def run(source, store, target, clock, *, initial, watermark=0, should_stop=lambda: False, token=None):
+    async def go():
+        client = ScimClient("http://scim.test", token or target.token, transport=httpx.ASGITransport(app=target),
+                            retry=RetryPolicy(attempts=2, base_delay=0), sleep=lambda _: asyncio.sleep(0))
+        async with client:
+            cycle = Cycle(RULES, SETTINGS, source, client, store, clock.now,
+                          expressions.EvaluationContext(clock=clock.now), should_stop=should_stop)
+            return await cycle.run(initial=initial, watermark=watermark)
+    return asyncio.run(go())
+
+
+def test_a_paused_cycle_resumes_without_duplicates():
+    source, store, target, clock = MemorySource([user(i) for i in range(450)]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+    pages = iter([False, True])  # stop before the second page
+    with pytest.raises(CycleInterrupted):
+        run(source, store, target, clock, initial=True, should_stop=lambda: next(pages, True))
+    assert len(target.resources["Users"]) == 200 and len(store.link_rows) == 200  # one whole page, linked
+    result = run(source, store, target, clock, initial=True)
+    assert len(target.resources["Users"]) == 450 and len(store.link_rows) == 450
+    assert result.exported == 250  # the first page matched its links: nothing sent again
+
+
+def test_links_lost_after_a_crash_are_matched_not_duplicated():
+    source, store, target, clock = MemorySource([user(i) for i in range(50)]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+    run(source, store, target, clock, initial=True)
+    store.link_rows.clear()  # as if the process died after the creates, before saving the links
+    result = run(source, store, target, clock, initial=True)
+    assert len(target.resources["Users"]) == 50 and len(store.link_rows) == 50
+    assert result.exported == 0
+
+
+def test_incremental_cycle_sends_only_what_changed():
+    source, store, target, clock = MemorySource([user(i) for i in range(20)]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+    first = run(source, store, target, clock, initial=True)
+    source.change("u0003", displayName="Renamed")
+    calls = target.calls
+    result = run(source, store, target, clock, initial=False, watermark=first.watermark)
+    assert result.imported == 1 and result.exported == 1 and target.calls == calls + 1  # one PATCH
+    assert target.resources["Users"][store.link_rows[("user", "u0003")].target_id]["displayName"] == "Renamed"
+
+
+def test_escrow_retries_on_the_documented_back_off_then_gives_up():
+    clock = ManualClock()
+    rejected = {"user7@contoso.test"}
+    target = InMemoryScimTarget(fail=lambda method, kind, body: 400 if method == "POST"
+                                and (body or {}).get("userName") in rejected else None)
+    source, store = MemorySource([user(i) for i in range(10)]), MemoryStore()
+    result = run(source, store, target, clock, initial=True)
+    assert result.escrowed == 1 and len(target.resources["Users"]) == 9
+    escrow = store.escrow_rows[("user", "u0007")]
+    began = escrow.first_failure
+    assert escrow.attempts == 1 and escrow.next_attempt == began + timedelta(hours=6)
+    seen = []
+    for hours in (6, 12, 24, 48, 72):
+        clock.current = began + timedelta(hours=hours)
+        run(source, store, target, clock, initial=False, watermark=0)
+        escrow = store.escrow_rows[("user", "u0007")]
+        seen.append((escrow.attempts, escrow.next_attempt - began))
+    assert seen == [(2, timedelta(hours=12)), (3, timedelta(hours=24)), (4, timedelta(hours=48)),
+                    (5, timedelta(hours=72)), (6, timedelta(hours=96))]
+    # not due before its time: nothing is retried at 73 h
+    clock.current = began + timedelta(hours=73)
+    run(source, store, target, clock, initial=False)
+    assert store.escrow_rows[("user", "u0007")].attempts == 6
+    # after 28 days the entry is given up (kept for reporting, never due again)
+    clock.current = began + timedelta(days=29)
+    store.escrow_rows[("user", "u0007")].next_attempt = clock.current
+    run(source, store, target, clock, initial=False)
+    assert store.escrow_rows[("user", "u0007")].next_attempt.year == 9999
+    # once the target accepts it, the escrow clears
+    rejected.clear()
+    store.escrow_rows[("user", "u0007")].next_attempt = clock.current
+    run(source, store, target, clock, initial=False)
+    assert ("user", "u0007") not in store.escrow_rows and len(target.resources["Users"]) == 10
+
+
+def test_rejected_credentials_stop_the_cycle():
+    source, store, clock = MemorySource([user(1)]), MemoryStore(), ManualClock()
+    with pytest.raises(CredentialsRejected):
+        run(source, store, InMemoryScimTarget(token="right"), clock, initial=True, token="wrong")
