@@ -47,11 +47,11 @@ class MemorySource:
     def members(self, group_id):
         return []
 
-    def groups_of(self, member_id):
-        return []
+    def groups_of(self, member_ids):
+        return set()
 
-    def manager_of(self, user_id):
-        return None
+    def managers_of(self, user_ids):
+        return {}
 
     def assigned(self):
         return set(self.users), set()

@@ -384,25 +384,25 @@ class Cycle:
             object_type = _object_type(rule)
             ids = set(self.touched[object_type])
             if rule.group and not self.result.initial:  # an initial cycle touched every group already
-                for user_id in self.touched["user"]:
-                    ids.update(self.source.groups_of(user_id))
+                ids.update(self.source.groups_of(sorted(self.touched["user"])))
             ids = sorted(ids)
             for start in range(0, len(ids), PAGE_SIZE):
                 chunk = ids[start:start + PAGE_SIZE]
                 links = self.store.links(object_type, chunk)
-                updated = await asyncio.gather(*(self._reference_update(rule, links[sid])
+                managers = {} if rule.group else self.source.managers_of(chunk)
+                updated = await asyncio.gather(*(self._reference_update(rule, links[sid], managers.get(sid))
                                                  for sid in chunk if sid in links))
                 self.store.save_links([link for link in updated if link is not None])
                 self._flush_logs()
 
-    async def _reference_update(self, rule: ObjectRule, link: Link) -> Link | None:
+    async def _reference_update(self, rule: ObjectRule, link: Link, manager: str | None) -> Link | None:
         changed = False
         try:
             for attribute in rule.reference_attributes:
                 if rule.group and attribute.source_attribute == "members":
                     changed |= await self._sync_members(rule, link, attribute.target)
                 elif attribute.source_attribute == "manager":
-                    changed |= await self._sync_manager(rule, link, attribute.target)
+                    changed |= await self._sync_manager(rule, link, attribute.target, manager)
         except ScimError as exc:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
@@ -428,8 +428,7 @@ class Cycle:
             modified={"members": (f"removed {len(removed)}" if removed else None, f"added {len(added)}")}))
         return True
 
-    async def _sync_manager(self, rule: ObjectRule, link: Link, target: str) -> bool:
-        manager = self.source.manager_of(link.source_id)
+    async def _sync_manager(self, rule: ObjectRule, link: Link, target: str, manager: str | None) -> bool:
         wanted = self.store.target_ids("user", [manager]).get(manager) if manager else None
         if wanted is None or link.exported.get(target) == wanted:
             return False

@@ -435,6 +435,22 @@ def manager_id(ctx: Context, user_id: str, include_deleted: bool = False) -> str
     return row.manager_id
 
 
+def managers_of(ctx: Context, user_ids: list[str]) -> dict[str, str]:
+    """Live managers of many users at once (users without one are left out): the engine's
+    reference pass reads a page of users with one query."""
+    manager = directory_users.alias("manager")
+    found: dict[str, str] = {}
+    for start in range(0, len(user_ids), 500):
+        rows = ctx.conn.execute(
+            select(directory_users.c.id, directory_users.c.manager_id)
+            .join(manager, and_(manager.c.tenant_id == directory_users.c.tenant_id,
+                                manager.c.id == directory_users.c.manager_id, _live(manager)))
+            .where(directory_users.c.tenant_id == ctx.tenant_id,
+                   directory_users.c.id.in_(user_ids[start:start + 500])))
+        found.update({r.id: r.manager_id for r in rows})
+    return found
+
+
 def get_manager(ctx: Context, user_id: str) -> dict:
     user = _user_row(ctx, user_id)
     manager = manager_id(ctx, user.id)
@@ -657,6 +673,18 @@ def groups_of_member(ctx: Context, member_id: str, include_deleted: bool = False
                                                    _live(directory_groups))
         query = query.where(group_members.c.group_id.in_(live))
     return [r.group_id for r in ctx.conn.execute(query.order_by(group_members.c.group_id))]
+
+
+def groups_of_members(ctx: Context, member_ids: list[str]) -> set[str]:
+    """Live groups that have any of the objects as a direct member (one query per 500 ids)."""
+    live = select(directory_groups.c.id).where(directory_groups.c.tenant_id == ctx.tenant_id, _live(directory_groups))
+    found: set[str] = set()
+    for start in range(0, len(member_ids), 500):
+        rows = ctx.conn.execute(select(group_members.c.group_id).where(
+            group_members.c.tenant_id == ctx.tenant_id, group_members.c.member_id.in_(member_ids[start:start + 500]),
+            group_members.c.group_id.in_(live)).distinct())
+        found.update(r.group_id for r in rows)
+    return found
 
 
 def list_members(ctx: Context, group_id: str, offset: int, limit: int) -> Page:

@@ -38,13 +38,13 @@ class DirectorySource:
         with self._unit() as ctx:
             return directory.group_member_ids(ctx, group_id)
 
-    def groups_of(self, member_id: str) -> list[str]:
+    def groups_of(self, member_ids: list[str]) -> set[str]:
         with self._unit() as ctx:
-            return directory.groups_of_member(ctx, member_id)
+            return directory.groups_of_members(ctx, member_ids)
 
-    def manager_of(self, user_id: str) -> str | None:
+    def managers_of(self, user_ids: list[str]) -> dict[str, str]:
         with self._unit() as ctx:
-            return directory.manager_id(ctx, user_id)
+            return directory.managers_of(ctx, user_ids)
 
     def assigned(self) -> tuple[set[str], set[str]]:
         """Users assigned directly or as direct members of an assigned group; assigned groups."""
