@@ -172,7 +172,7 @@ def main() -> None:
 
         target = FastScim()
         ref = new_job(runtime, tenant, "http://fast-scim.local", None)
-        elapsed, result = timed_cycle(runtime, ref, transport=httpx.ASGITransport(app=target))
+        elapsed, result = timed_cycle(runtime, ref, transport=target.transport())
         print(f"(2) initial cycle → in-process SCIM target: {result.imported} objects in {elapsed:.1f} s = "
               f"{result.imported / elapsed:.0f} objects/s ({target.calls} SCIM calls)")
 
@@ -186,7 +186,7 @@ def main() -> None:
             print(f"    seeded {args.large} users in {time.perf_counter() - began:.1f} s")
             big_target = FastScim()
             big_ref = new_job(runtime, big_tenant, "http://fast-scim.local", None)
-            elapsed, result = timed_cycle(runtime, big_ref, transport=httpx.ASGITransport(app=big_target))
+            elapsed, result = timed_cycle(runtime, big_ref, transport=big_target.transport())
             print(f"    initial cycle of {result.imported} objects: {elapsed:.1f} s = "
                   f"{result.imported / elapsed:.0f} objects/s")
             large_incremental = incremental(runtime, big_tenant, big_ref, big_ids, big_target)
@@ -200,7 +200,7 @@ def incremental(runtime: Runtime, tenant: str, ref, ids: list[str], target: Fast
     with runtime.unit(tenant) as ctx:
         for user_id in ids[:1000]:
             directory.update_user(ctx, user_id, {"jobTitle": "Senior Engineer"})
-    elapsed, result = timed_cycle(runtime, ref, transport=httpx.ASGITransport(app=target))
+    elapsed, result = timed_cycle(runtime, ref, transport=target.transport())
     assert result.exported >= 1000, result
     return elapsed
 

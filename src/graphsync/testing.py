@@ -18,6 +18,8 @@ import time
 import uuid
 from urllib.parse import parse_qs
 
+import httpx
+
 import uvicorn
 
 from graphsync.config import Settings
@@ -114,6 +116,30 @@ class InMemoryScimTarget:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/scim+json")]})
         await send({"type": "http.response.body", "body": data})
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An httpx transport that calls this target directly (no ASGI machinery): for measuring
+        the engine rather than the plumbing."""
+        target = self
+
+        class Direct(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                target.calls += 1
+                content = await request.aread()
+                parts = [p for p in request.url.path.split("/") if p]
+                kind = parts[-2] if len(parts) >= 2 and parts[-2] in target.resources else parts[-1]
+                ident = parts[-1] if parts[-1] not in target.resources else None
+                parsed = json.loads(content) if content else None
+                if target.token and request.headers.get("authorization") != f"Bearer {target.token}":
+                    status, payload = 401, {"status": "401", "detail": "bad token"}
+                elif target.fail and (forced := target.fail(request.method, kind, parsed)):
+                    status, payload = forced, {"status": str(forced), "detail": "injected"}
+                else:
+                    status, payload = target.handle(request.method, kind, ident,
+                                                    parse_qs(request.url.query.decode()), parsed)
+                return httpx.Response(status, json=payload) if payload is not None else httpx.Response(status)
+
+        return Direct()
 
     def handle(self, method, kind, ident, query, body):
         store = self.resources[kind]
