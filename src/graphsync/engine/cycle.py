@@ -59,7 +59,7 @@ class CycleResult:
     exported: int = 0
     escrowed: int = 0
     deltas: int = 0
-    counts: dict[str, int] = field(default_factory=dict)  # "user to User" → objects linked
+    held_deletes: int = 0  # deletes and disables held back by the accidental-deletion threshold
 
 
 @dataclass
@@ -75,7 +75,8 @@ class Outcome:
 class Cycle:
     def __init__(self, rules: list[ObjectRule], settings: CycleSettings, source: Source, target: ScimClient,
                  store: StateStore, now, context: expressions.EvaluationContext,
-                 should_stop: Callable[[], bool] = lambda: False):
+                 should_stop: Callable[[], bool] = lambda: False, delete_threshold: int | None = None,
+                 force_deletes: bool = False):
         self.rules = [r for r in rules if r.enabled]
         self.settings = settings
         self.source = source
@@ -84,6 +85,10 @@ class Cycle:
         self.now = now
         self.context = context
         self.should_stop = should_stop
+        self.delete_threshold = delete_threshold
+        self.force_deletes = force_deletes
+        self._pending_deletes: list[tuple[ObjectRule, str, dict | None]] = []
+        self._executing_deletes = False
         self.assigned_users: set[str] = set()
         self.assigned_groups: set[str] = set()
         self.touched: dict[str, set[str]] = {"user": set(), "group": set()}
@@ -113,6 +118,7 @@ class Cycle:
         else:
             await self._incremental(watermark)
         await self._retry_escrows()
+        await self._apply_deletes()
         await self._references()
         self._flush_logs()
         self.result.ended = self.now()
@@ -214,6 +220,8 @@ class Cycle:
         saved, dropped, failed, succeeded = [], [], [], []
         previous = {e.source_id: e for e in escrows or [] if e.object_type == object_type}
         for (sid, doc), (outcome, link) in zip(docs.items(), outcomes):
+            if outcome.status == "deferred":  # decided again once the cycle's deletes are counted
+                continue
             self.result.imported += 1
             self.touched[object_type].add(sid)
             if outcome.status == "failure":
@@ -264,6 +272,8 @@ class Cycle:
                                                           "provisioned."), None
             if "Delete" not in rule.flow_types:
                 return Outcome("other", "skipped", link.target_id, "Deletes are not enabled for this mapping."), link
+            if held := self._hold(rule, sid, doc, link):
+                return held
             await self.target.delete(rule.resource, link.target_id)
             return Outcome("delete", "success", link.target_id), link
         removed = is_disabled_or_deleted(object_type, doc)
@@ -274,7 +284,7 @@ class Cycle:
             return await self._deprovision(rule, sid, attributes, link, removed,
                                            "not assigned to the application" if not entitled
                                            else "outside the scoping filter" if not in_filter
-                                           else "disabled or soft-deleted in the source")
+                                           else "disabled or soft-deleted in the source", doc)
         if link is not None:
             return await self._update(rule, attributes, link)
         return await self._create_or_match(rule, sid, attributes)
@@ -289,7 +299,7 @@ class Cycle:
             return user_attributes(doc, soft_deleted=soft_deleted, manager_id=None)
         return group_attributes(doc, soft_deleted=soft_deleted)
 
-    async def _deprovision(self, rule, sid, attributes, link, removed, why):
+    async def _deprovision(self, rule, sid, attributes, link, removed, why, doc=None):
         if link is None:
             return Outcome("other", "skipped", reason=f"The object is {why}; it is not provisioned."), None
         if self.settings.skip_out_of_scope_deletions and not removed:
@@ -298,17 +308,47 @@ class Cycle:
         if not rule.soft_delete_supported:
             if "Delete" not in rule.flow_types:
                 return Outcome("other", "skipped", link.target_id, "Deletes are not enabled for this mapping."), link
+            if held := self._hold(rule, sid, doc, link):
+                return held
             await self.target.delete(rule.resource, link.target_id)
             return Outcome("delete", "success", link.target_id, f"The object is {why}."), link
         evaluated = evaluate(rule, attributes, self.context, creating=False, exported=link.exported)
         changed = {k: v for k, v in evaluated.values.items() if link.exported.get(k) != v}
         if not changed:
             return Outcome("disable", "skipped", link.target_id, "The target already matches."), link
+        if held := self._hold(rule, sid, doc, link):
+            return held
         await self.target.patch(rule.resource, link.target_id,
                                 resource.patch_operations(link.exported, changed, self.settings.dialect))
         modified = _modified(link.exported, changed, evaluated.shown)
         link.exported.update(changed)
         return Outcome("disable", "success", link.target_id, f"The object is {why}.", modified=modified), link
+
+    def _hold(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link):
+        """With an accidental-deletion threshold, deletes and disables wait until the cycle knows
+        how many there are (reference §6.7)."""
+        if self.delete_threshold is None or self._executing_deletes:
+            return None
+        self._pending_deletes.append((rule, sid, doc))
+        return Outcome("other", "deferred", link.target_id), link
+
+    async def _apply_deletes(self) -> None:
+        pending, self._pending_deletes = self._pending_deletes, []
+        if not pending:
+            return
+        if len(pending) > self.delete_threshold and not self.force_deletes:
+            self.result.held_deletes = len(pending)
+            reason = (f"{len(pending)} deletions or disables in this cycle exceed the accidental-deletion threshold "
+                      f"of {self.delete_threshold}; they are held back until the job is restarted with ForceDeletes.")
+            for rule, sid, doc in pending:
+                self._log(rule, sid, doc, Outcome("stagedDelete", "skipped", None, reason))
+            self._flush_logs()
+            return
+        self._executing_deletes = True
+        for rule in self.rules:
+            mine = [(sid, doc) for r, sid, doc in pending if r is rule]
+            for start in range(0, len(mine), PAGE_SIZE):
+                await self._process_page(rule, dict(mine[start:start + PAGE_SIZE]))
 
     async def _update(self, rule: ObjectRule, attributes: dict, link: Link):
         evaluated = evaluate(rule, attributes, self.context, creating=False, exported=link.exported)

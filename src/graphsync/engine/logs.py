@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 INITIATOR = {"id": "", "displayName": "graphsync provisioning service", "initiatorType": "system"}
 _STEP_NAMES = {"create": "EntryExportAdd", "update": "EntryExportUpdate", "disable": "EntryExportUpdate",
-               "delete": "EntryExportDelete", "other": "EntrySynchronizationSkip"}
+               "delete": "EntryExportDelete", "other": "EntrySynchronizationSkip",
+               "stagedDelete": "EntrySynchronizationStagedDelete"}
 
 
 def _text(value: Any) -> str | None:

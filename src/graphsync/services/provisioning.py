@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from graphsync.engine.cycle import CredentialsRejected, Cycle, CycleInterrupted,
 from graphsync.engine.logs import on_demand_result
 from graphsync.engine.mapping import compile_schema
 from graphsync.errors import BadRequest, TooManyRequests, not_found
-from graphsync.models import NEVER, ProvisionOnDemandBody, format_datetime, parse_duration
+from graphsync.models import NEVER, TIMESPAN_MAX, ProvisionOnDemandBody, format_datetime, parse_duration
 from graphsync.services import applications, audit, synchronization
 from graphsync.services.directory_source import DirectorySource
 from graphsync.services.engine_store import DatabaseStateStore
@@ -62,6 +63,21 @@ def _setting(doc: dict, name: str, default: str) -> str:
                 None) or default
 
 
+def delete_threshold(doc: dict, secrets: dict[str, str]) -> int | None:
+    """The accidental-deletion threshold: the job setting QuarantineTooManyDeletesThreshold, else
+    SyncNotificationSettings' DeleteThresholdValue when DeleteThresholdEnabled; None = no limit."""
+    setting = _setting(doc, "QuarantineTooManyDeletesThreshold", "")
+    if setting.strip().isdigit():
+        return int(setting)
+    try:
+        notify = json.loads(secrets.get("SyncNotificationSettings") or "{}")
+    except ValueError:
+        return None
+    if isinstance(notify, dict) and notify.get("DeleteThresholdEnabled"):
+        return int(notify.get("DeleteThresholdValue") or 500)
+    return None
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("true", "1")
 
@@ -93,7 +109,9 @@ class Prepared:
         """A cycle; a ``stoppable`` one ends after the current page once the job is paused."""
         should_stop = (lambda: not _still_active(runtime, self.ref)) if stoppable else (lambda: False)
         return Cycle(compile_schema(self.schema), self.settings, self.source, target, self.store,
-                     runtime.clock.now, self.context, should_stop=should_stop)
+                     runtime.clock.now, self.context, should_stop=should_stop,
+                     delete_threshold=delete_threshold(self.doc, self.secrets),
+                     force_deletes="ForceDeletes" in (self.state.get("resets") or []))
 
 
 def prepare(runtime, ref: JobRef) -> Prepared | None:
@@ -154,6 +172,11 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
                                                                  watermark=int(state.get("watermark", 0)))
 
         result = asyncio.run(go())
+        if result.held_deletes:
+            error = {"code": "TooManyDeletes", "tenantActionable": True,
+                     "message": f"{result.held_deletes} deletions exceed the accidental-deletion threshold; restart "
+                                "the job with resetScope ForceDeletes to process them."}
+            quarantine_reason = "TooManyDeletes"
     except CycleInterrupted:
         return None  # paused or deleted: what was exported is linked; the watermark stays
     except CredentialsRejected as exc:
@@ -188,10 +211,45 @@ def _execution(result: CycleResult | None, error: dict | None, began: datetime, 
     }
 
 
+# Escrow thresholds (reference §6.6): evaluated from 5,000 failures; quarantine above 40 % of the
+# objects or above 40,000 failures.
+ESCROW_EVALUATION_START = 5000
+ESCROW_PROPORTION = 0.4
+ESCROW_TOTAL = 40000
+QUARANTINE_LIMIT = timedelta(days=28)  # a job quarantined longer than this is disabled
+
+
+def escrow_quarantine_reason(escrowed: int, linked: int) -> str | None:
+    if escrowed < ESCROW_EVALUATION_START:
+        return None
+    if escrowed > ESCROW_TOTAL:
+        return "EncounteredTotalEscrowThreshold"
+    if escrowed / max(1, escrowed + linked) > ESCROW_PROPORTION:
+        return "EncounteredEscrowProportionThreshold"
+    return None
+
+
+def _quarantine(doc: dict, reason: str, error: dict, now: datetime) -> None:
+    """Put the job in quarantine (or keep it there); after four weeks it is disabled."""
+    status, schedule = doc["status"], doc["schedule"]
+    previous = status.get("quarantine") or {}
+    series_began = previous.get("seriesBegan") or format_datetime(now)
+    status["code"] = "Quarantine"
+    status["quarantine"] = {
+        "currentBegan": format_datetime(now), "nextAttempt": format_datetime(now + timedelta(days=1)),
+        "reason": reason, "seriesBegan": series_began,
+        "seriesCount": int(previous.get("seriesCount", 0)) + 1 if previous else 0, "error": error}
+    if now - datetime.fromisoformat(series_began.replace("Z", "+00:00")) > QUARANTINE_LIMIT:
+        schedule["state"] = "Disabled"
+        schedule["interval"] = TIMESPAN_MAX
+
+
 def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None, quarantine_reason: str | None,
             began: datetime, store: DatabaseStateStore, generation: int) -> None:
+    """The job's status and state after a cycle (reference §6.9)."""
     now = runtime.clock.now()
-    counts = store.count_links() if result else None
+    counts = store.count_links() if result else {}
+    escrowed = store.count_escrows() if result else 0
     with runtime.unit(ref.tenant_id) as ctx:
         row = ctx.conn.execute(select(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
                                                        sync_jobs.c.owner_id == ref.owner_id,
@@ -202,17 +260,16 @@ def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None
         status = doc["status"]
         execution = _execution(result, error, began, now)
         status["lastExecution"] = execution
-        interval = parse_duration(doc["schedule"]["interval"])
+        unchanged = state.get("generation", 0) == generation  # no restart or schema change meanwhile
+        if result is not None:
+            status["synchronizedEntryCountByType"] = [
+                {"key": f"{kind} to {kind.capitalize()}", "value": n} for kind, n in sorted(counts.items())]
+            status["progress"] = [{"completedUnits": result.imported, "totalUnits": result.imported,
+                                   "units": "objects", "progressObservationDateTime": format_datetime(now)}]
         if error:
             status["countSuccessiveCompleteFailures"] = status.get("countSuccessiveCompleteFailures", 0) + 1
             if quarantine_reason:
-                previous = status.get("quarantine") or {}
-                status["code"] = "Quarantine"
-                status["quarantine"] = {
-                    "currentBegan": format_datetime(now), "nextAttempt": format_datetime(now + timedelta(days=1)),
-                    "reason": quarantine_reason, "seriesBegan": previous.get("seriesBegan") or format_datetime(now),
-                    "seriesCount": int(previous.get("seriesCount", 0)) + 1, "error": error}
-                interval = max(interval, timedelta(days=1))  # quarantined jobs cycle at most daily
+                _quarantine(doc, quarantine_reason, error, now)
         else:
             status["countSuccessiveCompleteFailures"] = 0
             status["code"] = "Paused" if doc["schedule"]["state"] == "Paused" else "Active"
@@ -225,17 +282,20 @@ def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None
                 status["steadyStateLastAchievedTime"] = format_datetime(now)
                 if status.get("steadyStateFirstAchievedTime", NEVER) == NEVER:
                     status["steadyStateFirstAchievedTime"] = format_datetime(now)
-            status["synchronizedEntryCountByType"] = [
-                {"key": f"{kind} to {kind.capitalize()}", "value": n} for kind, n in sorted((counts or {}).items())]
-            status["progress"] = [{"completedUnits": result.imported, "totalUnits": result.imported,
-                                   "units": "objects", "progressObservationDateTime": format_datetime(now)}]
             state["watermark"] = result.watermark
-            if state.get("generation", 0) == generation:  # no restart or schema change meanwhile
+            if unchanged:
                 state["initialCyclePending"] = False
                 state["resets"] = []
-        if state.get("generation", 0) == generation:
+            reason = escrow_quarantine_reason(escrowed, sum(counts.values()))
+            if reason:
+                _quarantine(doc, reason, {"code": "EscrowThresholdExceeded", "tenantActionable": True,
+                                          "message": f"{escrowed} objects failed to provision."}, now)
+        if unchanged:
             state["runRequested"] = False
-        # a job that is not active (never started, paused) has an infinite interval: no next run
+        interval = parse_duration(doc["schedule"]["interval"])
+        if status["code"] == "Quarantine":
+            interval = max(interval, timedelta(days=1))  # quarantined jobs cycle at most daily
+        # a job that is not active (never started, paused, disabled) has no next run
         state["nextRunAt"] = (now + interval).isoformat() if interval < timedelta(days=36500) else None
         ctx.conn.execute(update(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
                                                  sync_jobs.c.owner_id == ref.owner_id,
