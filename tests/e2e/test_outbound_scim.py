@@ -164,7 +164,8 @@ async def test_outbound_provisioning_end_to_end(graph, server, scim_server):
         p.display_name: p.new_value for p in created_alice.modified_properties}.items()
     # (the SDK cannot read the step type "import": its enum member is Import_; names and statuses it reads)
     assert [(s.name, s.status.value) for s in created_alice.provisioning_steps] == [
-        ("EntryImport", "success"), ("EntrySynchronizationScoping", "success"), ("EntryExportAdd", "success")]
+        ("EntryImport", "success"), ("EntrySynchronizationScoping", "success"),
+        ("EntrySynchronizationAdd", "success"), ("EntryExportAdd", "success")]
 
 
 async def test_provision_on_demand(graph, scim_server):
@@ -205,7 +206,7 @@ async def test_provision_on_demand(graph, scim_server):
     first = await on_demand.post(body(SynchronizationJobSubject(object_id=erin.id, object_type_name="User")))
     result, account = json.loads(first.key), json.loads(first.value)
     assert result["result"] == "Success" and account["action"] == "Create"
-    assert [s["type"] for s in account["provisioningSteps"]] == ["Import", "Scoping", "Export"]
+    assert [s["type"] for s in account["provisioningSteps"]] == ["Import", "Scoping", "Matching", "Export"]
     assert scim_server.find("Users", "userName", erin.user_principal_name)["displayName"] == "Erin Example"
 
     again = await on_demand.post(body(SynchronizationJobSubject(object_id=erin.id, object_type_name="User")))

@@ -32,6 +32,9 @@ class MemorySource:
     def latest_seq(self):
         return self.feed[-1].seq if self.feed else 0
 
+    def count(self, object_type):
+        return len(self.users) if object_type == "user" else 0
+
     def changes(self, after_seq, limit):
         return [c for c in self.feed if c.seq > after_seq][:limit]
 
@@ -184,3 +187,37 @@ def test_rejected_credentials_stop_the_cycle():
     source, store, clock = MemorySource([user(1)]), MemoryStore(), ManualClock()
     with pytest.raises(CredentialsRejected):
         run(source, store, InMemoryScimTarget(token="right"), clock, initial=True, token="wrong")
+
+
+def test_a_failed_reference_is_escrowed_and_retried():
+    """A group whose member update fails is escrowed like any object and fixed on its retry."""
+    class Grouped(MemorySource):
+        def page(self, object_type, after_id, size):
+            if object_type == "group":
+                return [] if after_id else [{"id": "g1", "displayName": "Team", "mailNickname": "team"}]
+            return super().page(object_type, after_id, size)
+
+        def get(self, object_type, ids):
+            if object_type == "group":
+                return {"g1": {"id": "g1", "displayName": "Team", "mailNickname": "team"}} if "g1" in ids else {}
+            return super().get(object_type, ids)
+
+        def count(self, object_type):
+            return 1 if object_type == "group" else super().count(object_type)
+
+        def members(self, group_id):
+            return [("u0001", "user"), ("u0002", "user")]
+
+    clock = ManualClock()
+    broken = {"on": True}
+    target = InMemoryScimTarget(fail=lambda method, kind, body: 400 if method == "PATCH" and kind == "Groups"
+                                and broken["on"] else None)
+    source, store = Grouped([user(1), user(2)]), MemoryStore()
+    result = run(source, store, target, clock, initial=True)
+    assert result.escrowed == 1 and ("group", "g1") in store.escrow_rows
+    broken["on"] = False
+    clock.advance(timedelta(hours=6))
+    run(source, store, target, clock, initial=False, watermark=result.watermark)
+    assert ("group", "g1") not in store.escrow_rows
+    members = store.link_rows[("group", "g1")].exported["members"]
+    assert sorted(members) == sorted(store.link_rows[("user", u)].target_id for u in ("u0001", "u0002"))

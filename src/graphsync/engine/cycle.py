@@ -76,7 +76,7 @@ class Cycle:
     def __init__(self, rules: list[ObjectRule], settings: CycleSettings, source: Source, target: ScimClient,
                  store: StateStore, now, context: expressions.EvaluationContext,
                  should_stop: Callable[[], bool] = lambda: False, delete_threshold: int | None = None,
-                 force_deletes: bool = False):
+                 force_deletes: bool = False, on_progress: Callable[[int, int], None] | None = None):
         self.rules = [r for r in rules if r.enabled]
         self.settings = settings
         self.source = source
@@ -87,7 +87,10 @@ class Cycle:
         self.should_stop = should_stop
         self.delete_threshold = delete_threshold
         self.force_deletes = force_deletes
+        self.on_progress = on_progress
+        self.total = 0  # objects this cycle expects to import (for progress)
         self._pending_deletes: list[tuple[ObjectRule, str, dict | None]] = []
+        self._due_escrows: dict[tuple[str, str], Escrow] = {}
         self._executing_deletes = False
         self.assigned_users: set[str] = set()
         self.assigned_groups: set[str] = set()
@@ -113,6 +116,7 @@ class Cycle:
             self.assigned_users, self.assigned_groups = self.source.assigned()
         if initial:
             self.result.watermark = self.source.latest_seq()
+            self.total = sum(self.source.count(_object_type(rule)) for rule in self.rules)
             for rule in self.rules:
                 await self._initial(rule)
         else:
@@ -191,6 +195,7 @@ class Cycle:
                     for member_id, member_type in self.source.members(change.object_id):
                         affected.setdefault(member_type, set()).add(member_id)
         self.result.watermark = last
+        self.total = sum(len(ids) for ids in affected.values())
         for rule in self.rules:
             ids = sorted(i for i in affected.get(_object_type(rule), set()) if i)
             for start in range(0, len(ids), PAGE_SIZE):
@@ -200,6 +205,7 @@ class Cycle:
 
     async def _retry_escrows(self) -> None:
         due = self.store.escrows_due(self.now())
+        self._due_escrows = {(e.object_type, e.source_id): e for e in due}
         for rule in self.rules:
             ids = [e.source_id for e in due if e.object_type == _object_type(rule)
                    and e.source_id not in self.touched[_object_type(rule)]]
@@ -241,6 +247,8 @@ class Cycle:
         self.store.save_escrows(failed)
         self.result.escrowed += len(failed)
         self._flush_logs()
+        if self.on_progress is not None:
+            self.on_progress(self.result.imported, max(self.total, self.result.imported))
 
     def _escrow(self, object_type: str, sid: str, outcome: Outcome, previous: Escrow | None) -> Escrow:
         now = self.now()
@@ -432,10 +440,14 @@ class Cycle:
                 managers = {} if rule.group else self.source.managers_of(chunk)
                 updated = await asyncio.gather(*(self._reference_update(rule, links[sid], managers.get(sid))
                                                  for sid in chunk if sid in links))
-                self.store.save_links([link for link in updated if link is not None])
+                self.store.save_links([link for link, _ in updated if link is not None])
+                failed = [failure for _, failure in updated if failure is not None]
+                self.store.save_escrows(failed)  # a failed reference is retried like any object
+                self.result.escrowed += len(failed)
                 self._flush_logs()
 
-    async def _reference_update(self, rule: ObjectRule, link: Link, manager: str | None) -> Link | None:
+    async def _reference_update(self, rule: ObjectRule, link: Link,
+                                manager: str | None) -> tuple[Link | None, Escrow | None]:
         changed = False
         try:
             for attribute in rule.reference_attributes:
@@ -446,9 +458,12 @@ class Cycle:
         except ScimError as exc:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
-            self._log(rule, link.source_id, None, Outcome("update", "failure", link.target_id, str(exc), exc.code))
-            return None
-        return link if changed else None
+            outcome = Outcome("update", "failure", link.target_id, str(exc), exc.code)
+            self._log(rule, link.source_id, None, outcome)
+            object_type = _object_type(rule)
+            return None, self._escrow(object_type, link.source_id, outcome,
+                                      self._due_escrows.get((object_type, link.source_id)))
+        return (link if changed else None), None
 
     async def _sync_members(self, rule: ObjectRule, link: Link, target: str) -> bool:
         members = self.source.members(link.source_id)

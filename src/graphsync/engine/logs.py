@@ -40,6 +40,13 @@ def entry(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: s
          "status": "skipped" if outcome.status == "skipped" and outcome.action == "other" else "success",
          "description": outcome.reason if outcome.status == "skipped" else f"{kind} '{name}' is in scope",
          "details": {}},
+        {"name": "EntrySynchronizationAdd" if outcome.action == "create" else "EntryImport",
+         "provisioningStepType": "matching", "status": "success",
+         "description": (f"No matching {kind} was found in {settings.target_name}: it will be created"
+                         if outcome.action == "create" else
+                         f"Matched {kind} '{name}' in {settings.target_name}" if outcome.target_id else
+                         f"{kind} '{name}' is not in {settings.target_name}"),
+         "details": {"TargetId": outcome.target_id} if outcome.target_id else {}},
         {"name": _STEP_NAMES.get(outcome.action, "EntrySynchronizationSkip"), "provisioningStepType": "export",
          "status": outcome.status,
          "description": (f"Failed to {outcome.action} {kind} '{name}' in {settings.target_name}: {outcome.reason}"

@@ -17,6 +17,10 @@ class DirectorySource:
         with self._unit() as ctx:
             return directory.latest_change_seq(ctx)
 
+    def count(self, object_type: str) -> int:
+        with self._unit() as ctx:
+            return directory.count_users(ctx) if object_type == "user" else directory.count_groups(ctx)
+
     def changes(self, after_seq: int, limit: int) -> list[SourceChange]:
         with self._unit() as ctx:
             return [SourceChange(c.seq, c.object_type, c.object_id, c.change, c.detail)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable, ContextManager
 
-from sqlalchemy import and_, delete, insert, select, tuple_
+from sqlalchemy import and_, delete, func, insert, select, tuple_
 
 from graphsync.engine.ports import Escrow, Link, ObjectType
 from graphsync.services.context import Context
@@ -83,11 +83,9 @@ class DatabaseStateStore:
 
     def count_links(self) -> dict[str, int]:
         with self._unit() as ctx:
-            rows = ctx.conn.execute(select(sync_links.c.object_type).where(self._where(sync_links)))
-            counts: dict[str, int] = {}
-            for row in rows:
-                counts[row.object_type] = counts.get(row.object_type, 0) + 1
-            return counts
+            rows = ctx.conn.execute(select(sync_links.c.object_type, func.count()).where(self._where(sync_links))
+                                    .group_by(sync_links.c.object_type))
+            return {kind: n for kind, n in rows}
 
     def clear_all_escrows(self) -> None:
         with self._unit() as ctx:
@@ -112,7 +110,8 @@ class DatabaseStateStore:
 
     def count_escrows(self) -> int:
         with self._unit() as ctx:
-            return len(ctx.conn.execute(select(sync_escrows.c.source_id).where(self._where(sync_escrows))).all())
+            return ctx.conn.execute(select(func.count()).select_from(sync_escrows)
+                                    .where(self._where(sync_escrows))).scalar_one()
 
     def save_escrows(self, escrows: list[Escrow]) -> None:
         if not escrows:

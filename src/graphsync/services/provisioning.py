@@ -111,7 +111,9 @@ class Prepared:
         return Cycle(compile_schema(self.schema), self.settings, self.source, target, self.store,
                      runtime.clock.now, self.context, should_stop=should_stop,
                      delete_threshold=delete_threshold(self.doc, self.secrets),
-                     force_deletes="ForceDeletes" in (self.state.get("resets") or []))
+                     force_deletes="ForceDeletes" in (self.state.get("resets") or []),
+                     on_progress=(lambda done, total: _progress(runtime, self.ref, self.store, done, total))
+                     if stoppable else None)
 
 
 def prepare(runtime, ref: JobRef) -> Prepared | None:
@@ -138,6 +140,29 @@ def prepare(runtime, ref: JobRef) -> Prepared | None:
     store = DatabaseStateStore(lambda: runtime.unit(ref.tenant_id), ref.tenant_id, ref.job_id)
     source = DirectorySource(lambda: runtime.unit(ref.tenant_id), ref.owner_id)
     return Prepared(doc, schema, state, secrets, settings, context, store, source, ref)
+
+
+def _progress(runtime, ref: JobRef, store: DatabaseStateStore, done: int, total: int) -> None:
+    """While a cycle runs, the job shows how far it is and how many objects are linked."""
+    counts = store.count_links()
+    now = runtime.clock.now()
+    with runtime.unit(ref.tenant_id) as ctx:
+        row = ctx.conn.execute(select(sync_jobs.c.doc).where(
+            sync_jobs.c.tenant_id == ref.tenant_id, sync_jobs.c.owner_id == ref.owner_id,
+            sync_jobs.c.id == ref.job_id).with_for_update()).first()
+        if row is None:
+            return
+        doc = copy.deepcopy(row.doc)
+        doc["status"]["progress"] = [{"completedUnits": done, "totalUnits": total, "units": "objects",
+                                      "progressObservationDateTime": format_datetime(now)}]
+        doc["status"]["synchronizedEntryCountByType"] = _entry_counts(counts)
+        ctx.conn.execute(update(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
+                                                 sync_jobs.c.owner_id == ref.owner_id,
+                                                 sync_jobs.c.id == ref.job_id).values(doc=doc))
+
+
+def _entry_counts(counts: dict[str, int]) -> list[dict[str, Any]]:
+    return [{"key": f"{kind} to {kind.capitalize()}", "value": n} for kind, n in sorted(counts.items())]
 
 
 def _still_active(runtime, ref: JobRef) -> bool:
@@ -262,8 +287,7 @@ def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None
         status["lastExecution"] = execution
         unchanged = state.get("generation", 0) == generation  # no restart or schema change meanwhile
         if result is not None:
-            status["synchronizedEntryCountByType"] = [
-                {"key": f"{kind} to {kind.capitalize()}", "value": n} for kind, n in sorted(counts.items())]
+            status["synchronizedEntryCountByType"] = _entry_counts(counts)
             status["progress"] = [{"completedUnits": result.imported, "totalUnits": result.imported,
                                    "units": "objects", "progressObservationDateTime": format_datetime(now)}]
         if error:

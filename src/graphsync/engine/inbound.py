@@ -1,0 +1,680 @@
+"""API-driven inbound provisioning, the pure part: SCIM BulkRequest validation, reading a record's
+source attributes by the SCIM paths the job's schema names, and deciding what a record does to
+the directory (create / update / enable / disable / nothing), with its provisioning log entry.
+
+Source attribute names are those of the ``API`` directory of the job's schema (API2AAD.json):
+``userName``, ``name.givenName``, ``emails[type eq "work"].value``,
+``urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department``, and custom
+extension attributes ``urn:<namespace>:<attr>`` whose values the record nests under an object
+keyed by the namespace (Entra's "custom attributes" tutorial). A complex value with a ``value``
+sub-attribute (``manager``) reads as that value. Numbers read as strings, booleans as booleans.
+
+No I/O here: the service (services/inbound.py) reads and writes the database.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+from graphsync import expressions
+from graphsync.engine.mapping import AttributeRule, ObjectRule, compile_schema, evaluate
+from graphsync.errors import BadRequest, TooManyRequests
+
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+ANCHOR = "externalId"
+
+# Job settings (synchronizationJobSettings) that lift Entra's limits for self-hosted use; 0 = no limit.
+SETTING_MAX_OPERATIONS = "BulkUploadMaxOperations"
+SETTING_REQUESTS_PER_SECOND = "BulkUploadRequestsPerSecond"
+DEFAULT_MAX_OPERATIONS = 50  # Entra: at most 50 operations per request
+DEFAULT_REQUESTS_PER_SECOND = 40  # Entra: 40 requests per second per job
+MAX_ID_LENGTH = 256
+
+
+# ------------------------------------------------------------------------------------------------
+# The BulkRequest
+
+@dataclass(frozen=True)
+class Operation:
+    bulk_id: str
+    external_id: str
+    data: dict[str, Any]
+
+
+def _key(obj: dict, name: str) -> Any:
+    """SCIM attribute names are case-insensitive."""
+    if name in obj:
+        return obj[name]
+    lowered = name.lower()
+    for key, value in obj.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
+    """The operations of a SCIM BulkRequest for ``/bulkUpload``, or a 400 that says what is wrong
+    (then nothing of the request is accepted). ``max_operations`` 0 means no limit."""
+    if not raw.strip():
+        raise BadRequest("A request body is required: a SCIM BulkRequest with Operations.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"Invalid Data Format: the request body is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise BadRequest("Invalid Data Format: the request body is nested too deeply.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("Invalid Data Format: the request body must be a SCIM BulkRequest (a JSON object).")
+    if _has_nul(body):
+        raise BadRequest("The request body contains a NUL character (\\u0000), which no attribute accepts.")
+    known = {"schemas", "operations", "failonerrors"}
+    unknown = sorted(k for k in body if k.lower() not in known and "@odata." not in k)
+    if unknown:
+        raise BadRequest(f"The property '{unknown[0]}' does not exist on a SCIM BulkRequest "
+                         "(expected schemas, Operations, failOnErrors).")
+    schemas = _key(body, "schemas")
+    if not isinstance(schemas, list) or BULK_REQUEST not in schemas:
+        raise BadRequest(f"Invalid Data Format: 'schemas' must be [\"{BULK_REQUEST}\"].")
+    fail_on_errors = _key(body, "failOnErrors")
+    if fail_on_errors is not None and (isinstance(fail_on_errors, bool) or not isinstance(fail_on_errors, int)
+                                       or fail_on_errors < 1):
+        raise BadRequest("'failOnErrors' must be null or a positive integer.")
+    operations = _key(body, "Operations")
+    if not isinstance(operations, list):
+        raise BadRequest("Invalid Data Format: 'Operations' must be an array of bulk operations.")
+    if not operations:
+        raise BadRequest("The bulk request has no operations.")
+    if max_operations and len(operations) > max_operations:
+        raise BadRequest(f"A bulk request may carry at most {max_operations} operations; this one has "
+                         f"{len(operations)}. Split the records into several requests (for self-hosted use the "
+                         f"job setting '{SETTING_MAX_OPERATIONS}' raises or, with 0, lifts the limit).",
+                         code="TooManyOperations")
+    parsed: list[Operation] = []
+    bulk_ids: set[str] = set()
+    for index, operation in enumerate(operations):
+        where = f"Operations[{index}]"
+        if not isinstance(operation, dict):
+            raise BadRequest(f"{where} must be a JSON object.")
+        extra = sorted(k for k in operation if k.lower() not in ("method", "path", "bulkid", "data", "version"))
+        if extra:
+            raise BadRequest(f"{where}: the property '{extra[0]}' does not exist on a bulk operation.")
+        method = _key(operation, "method")
+        if not isinstance(method, str) or method.upper() != "POST":
+            raise BadRequest(f"{where}.method is {json.dumps(method)}: /bulkUpload only accepts POST operations "
+                             "(the provisioning service decides whether to create, update, enable or disable).")
+        path = _key(operation, "path")
+        if not isinstance(path, str) or path.strip().rstrip("/").lower() != "/users":
+            raise BadRequest(f"{where}.path is {json.dumps(path)}: /bulkUpload only accepts the path /Users.")
+        bulk_id = _key(operation, "bulkId")
+        if not isinstance(bulk_id, str) or not bulk_id.strip() or len(bulk_id) > MAX_ID_LENGTH:
+            raise BadRequest(f"{where}.bulkId is required: a non-empty string of at most {MAX_ID_LENGTH} "
+                             "characters, unique in the request.")
+        if bulk_id in bulk_ids:
+            raise BadRequest(f"{where}.bulkId '{bulk_id}' appears more than once in the request.")
+        bulk_ids.add(bulk_id)
+        data = _key(operation, "data")
+        if not isinstance(data, dict):
+            raise BadRequest(f"{where}.data must be a SCIM user (a JSON object).")
+        data_schemas = _key(data, "schemas")
+        if not isinstance(data_schemas, list) or not all(isinstance(s, str) for s in data_schemas) \
+                or CORE_USER.lower() not in {s.lower() for s in data_schemas}:
+            raise BadRequest(f"{where}.data.schemas must list \"{CORE_USER}\" (and the extension schemas the "
+                             "record uses).")
+        external_id = _key(data, ANCHOR)
+        if isinstance(external_id, (int, float)) and not isinstance(external_id, bool):
+            external_id = _number(external_id)
+        if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > MAX_ID_LENGTH:
+            raise BadRequest(f"{where}.data.externalId is required: the worker's unique id in the source "
+                             f"system (a string of at most {MAX_ID_LENGTH} characters).")
+        parsed.append(Operation(bulk_id, external_id, data))
+    return parsed
+
+
+class RateLimiter:
+    """A sliding one-second window of accepted calls per key (a job)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._calls: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str, per_second: int) -> None:
+        """Count a call, or raise 429 with Retry-After when ``per_second`` calls were made in the
+        last second. ``per_second`` 0 means no limit."""
+        if per_second <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            calls = self._calls.setdefault(key, deque())
+            while calls and now - calls[0] >= 1.0:
+                calls.popleft()
+            if len(calls) >= per_second:
+                retry = max(1, math.ceil(1.0 - (now - calls[0])))
+                raise TooManyRequests(
+                    f"bulkUpload allows {per_second} requests per second per job; retry after {retry} s "
+                    f"(for self-hosted use the job setting '{SETTING_REQUESTS_PER_SECOND}' raises or, with 0, "
+                    "lifts the limit).", headers={"Retry-After": str(retry)})
+            calls.append(now)
+            if len(self._calls) > 10_000:  # forget idle jobs
+                for stale in [k for k, v in self._calls.items() if not v or now - v[-1] >= 1.0]:
+                    del self._calls[stale]
+
+
+def setting(doc: dict, name: str, default: int) -> int:
+    """An integer job setting (``synchronizationJobSettings``); ``default`` when unset or invalid."""
+    for pair in doc.get("synchronizationJobSettings") or []:
+        if pair.get("name") == name:
+            value = (pair.get("value") or "").strip()
+            return int(value) if value.isdigit() else default
+    return default
+
+
+# ------------------------------------------------------------------------------------------------
+# Source attributes by SCIM path
+
+class _Filter:
+    """A SCIM value filter (``type eq "work" and primary eq true``): eq ne co sw ew pr, joined by
+    and / or (and binds tighter); strings compare without regard to case."""
+
+    _TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<word>[A-Za-z0-9_$.:+\-]+))')
+
+    def __init__(self, text: str):
+        tokens: list[tuple[str, str]] = []
+        position = 0
+        while position < len(text):
+            match = self._TOKEN.match(text, position)
+            if not match or match.end() == position:
+                if text[position:].strip():
+                    raise ValueError(f"cannot read the filter '{text}'")
+                break
+            kind = match.lastgroup
+            tokens.append((kind, match.group(kind)))
+            position = match.end()
+        self.groups: list[list[tuple[str, str, Any]]] = [[]]
+        i = 0
+        while i < len(tokens):
+            attribute = tokens[i][1]
+            if i + 1 >= len(tokens):
+                raise ValueError(f"incomplete filter '{text}'")
+            operator = tokens[i + 1][1].lower()
+            if operator == "pr":
+                self.groups[-1].append((attribute, operator, None))
+                i += 2
+            else:
+                if operator not in ("eq", "ne", "co", "sw", "ew") or i + 2 >= len(tokens):
+                    raise ValueError(f"unsupported filter '{text}'")
+                kind, literal = tokens[i + 2]
+                self.groups[-1].append((attribute, operator, self._literal(kind, literal)))
+                i += 3
+            if i < len(tokens):
+                joiner = tokens[i][1].lower()
+                if joiner == "or":
+                    self.groups.append([])
+                elif joiner != "and":
+                    raise ValueError(f"expected 'and' or 'or' in the filter '{text}'")
+                i += 1
+
+    @staticmethod
+    def _literal(kind: str, literal: str) -> Any:
+        if kind == "string":
+            return json.loads(literal)
+        lowered = literal.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        if lowered == "null":
+            return None
+        return literal
+
+    def matches(self, item: dict) -> bool:
+        return any(all(self._clause(item, *clause) for clause in group) for group in self.groups)
+
+    @staticmethod
+    def _clause(item: dict, attribute: str, operator: str, operand: Any) -> bool:
+        value = _key(item, attribute)
+        if operator == "pr":
+            return value not in (None, "", [])
+        if isinstance(operand, bool) or operand is None:
+            equal = value == operand
+        else:
+            left, right = str(value).lower() if value is not None else None, str(operand).lower()
+            if operator in ("eq", "ne"):
+                equal = left == right
+            elif left is None:
+                return False
+            elif operator == "co":
+                return right in left
+            elif operator == "sw":
+                return left.startswith(right)
+            else:
+                return left.endswith(right)
+        return equal if operator == "eq" else not equal if operator == "ne" else False
+
+
+def _split_path(path: str) -> list[tuple[str, _Filter | None]]:
+    segments: list[tuple[str, _Filter | None]] = []
+    i, n = 0, len(path)
+    while i < n:
+        j = i
+        while j < n and path[j] not in ".[":
+            j += 1
+        name, flt = path[i:j].strip(), None
+        if j < n and path[j] == "[":
+            k, quoted = j + 1, False
+            while k < n and (quoted or path[k] != "]"):
+                if path[k] == "\\" and quoted:
+                    k += 1
+                elif path[k] == '"':
+                    quoted = not quoted
+                k += 1
+            if k >= n:
+                raise ValueError(f"unclosed '[' in '{path}'")
+            flt = _Filter(path[j + 1:k])
+            j = k + 1
+        if not name:
+            raise ValueError(f"empty attribute name in '{path}'")
+        segments.append((name, flt))
+        if j < n:
+            if path[j] != ".":
+                raise ValueError(f"expected '.' after ']' in '{path}'")
+            j += 1
+        i = j
+    return segments
+
+
+def _apply(value: Any, segments: list[tuple[str, _Filter | None]], i: int) -> Any:
+    if i == len(segments) or value is None:
+        return value
+    if isinstance(value, list):
+        found: list[Any] = []
+        for item in value:
+            result = _apply(item, segments, i)
+            if result is not None:
+                found.extend(result if isinstance(result, list) else [result])
+        return found or None
+    if not isinstance(value, dict):
+        return None
+    name, flt = segments[i]
+    child = _key(value, name)
+    if flt is not None:
+        items = child if isinstance(child, list) else [child] if isinstance(child, dict) else []
+        matched = [item for item in items if isinstance(item, dict) and flt.matches(item)]
+        if not matched:
+            return None
+        child = next((item for item in matched if item.get("primary") is True), matched[0])
+    return _apply(child, segments, i + 1)
+
+
+def _number(value: float | int) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _final(value: Any) -> Any:
+    """Expression input: strings, booleans, string lists; complex values by their ``value``."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, (int, float)):
+        return _number(value)
+    if isinstance(value, dict):
+        inner = _key(value, "value")
+        return None if isinstance(inner, (dict, list)) else _final(inner)
+    if isinstance(value, list):
+        values = [v for v in (_final(item) for item in value) if v is not None]
+        return values or None
+    return None
+
+
+@lru_cache(maxsize=4096)
+def compile_source(name: str) -> Callable[[dict], Any]:
+    """A reader of the source attribute ``name`` from a record's ``data``."""
+    head = name.split("[", 1)[0]
+    if head.lower().startswith("urn:") and ":" in head[4:]:
+        cut = head.rfind(":")
+        namespace, path = name[:cut], name[cut + 1:]
+        try:
+            segments = _split_path(path)
+        except ValueError:
+            segments = None
+
+        def extension(data: dict) -> Any:
+            scoped = _key(data, namespace)
+            if isinstance(scoped, dict) and segments is not None:
+                value = _apply(scoped, segments, 0)
+                if value is not None:
+                    return _final(value)
+            return _final(_key(data, name))  # a flat "urn:…:attr" key
+        return extension
+    try:
+        segments = _split_path(name)
+    except ValueError:
+        return lambda data: _final(_key(data, name))
+
+    def core(data: dict) -> Any:
+        return _final(_apply(data, segments, 0))
+    return core
+
+
+# ------------------------------------------------------------------------------------------------
+# The job's schema, compiled for inbound records
+
+# Target attributes of the Entra "User" object that graphsync's directory stores under another
+# Graph property name; the rest of the Entra names a user body accepts are stored as they are.
+GRAPH_NAMES = {"facsimileTelephoneNumber": "faxNumber", "mobile": "mobilePhone", "telephoneNumber": "businessPhones",
+               "physicalDeliveryOfficeName": "officeLocation", "employeeOrgData.costCenter": "employeeOrgData",
+               "employeeOrgData.division": "employeeOrgData"}
+USER_PROPERTIES = frozenset({
+    "accountEnabled", "businessPhones", "city", "companyName", "country", "department", "displayName",
+    "employeeHireDate", "employeeId", "employeeLeaveDateTime", "employeeOrgData", "employeeType", "faxNumber",
+    "givenName", "jobTitle", "mail", "mailNickname", "mobilePhone", "officeLocation", "onPremisesImmutableId",
+    "otherMails", "postalCode", "preferredLanguage", "state", "streetAddress", "surname", "usageLocation",
+    "userPrincipalName", "userType"})
+MULTI_VALUED = frozenset({"businessPhones", "otherMails"})
+# Mapped in Entra's schema but with no place in graphsync's directory (no sign-in, no Exchange, no
+# on-premises sync): evaluated and shown in the log's export step, not stored.
+NOT_STORED_REASON = "not stored by graphsync's directory"
+
+
+def graph_property(target: str) -> str | None:
+    """The directory (Graph user) property a target attribute of the mapping is stored in."""
+    name = GRAPH_NAMES.get(target, target)
+    return name if name in USER_PROPERTIES else None
+
+
+@dataclass
+class InboundPlan:
+    rule: ObjectRule | None
+    source_directory: str
+    target_directory: str
+    readers: dict[str, Callable[[dict], Any]]  # source attribute → reader
+    matching: list[tuple[AttributeRule, str]]  # matching attributes in priority order, with their property
+    manager: AttributeRule | None
+    problem: str | None = None  # why records cannot be processed (no enabled user mapping…)
+
+    @property
+    def source_object(self) -> str:
+        return self.rule.source_object if self.rule else ENTERPRISE_USER
+
+    @property
+    def target_object(self) -> str:
+        return self.rule.target_object if self.rule else "User"
+
+
+def _attribute_names(node: expressions.Node | None) -> set[str]:
+    from graphsync.expressions.nodes import walk
+    return {n.name for n in walk(node) if isinstance(n, expressions.Attribute)} if node is not None else set()
+
+
+def compile_plan(schema: dict[str, Any]) -> InboundPlan:
+    """The first enabled user mapping of the job's schema, ready for records."""
+    rules = schema.get("synchronizationRules") or []
+    first = sorted(rules, key=lambda r: r.get("priority", 0))[0] if rules else {}
+    source_dir = first.get("sourceDirectoryName") or "API"
+    target_dir = first.get("targetDirectoryName") or "Microsoft Entra ID"
+    try:
+        compiled = compile_schema(schema)
+    except expressions.ExpressionError as exc:
+        return InboundPlan(None, source_dir, target_dir, {}, [], None, f"the job's schema has an invalid expression: {exc}")
+    rule = next((r for r in compiled if r.enabled and not r.group), None)
+    if rule is None:
+        return InboundPlan(None, source_dir, target_dir, {}, [], None,
+                           "the job's schema has no enabled object mapping for users")
+    names = {ANCHOR}
+    for attribute in rule.attributes:
+        names |= _attribute_names(attribute.source)
+    for group in (rule.scope or {}).get("groups") or []:
+        names |= {c.get("sourceOperandName") or "" for c in group.get("clauses") or []}
+    matching = [(a, graph_property(a.target) or a.target) for a in rule.matching]
+    manager = next((a for a in rule.reference_attributes if a.target == "manager"), None)
+    return InboundPlan(rule, source_dir, target_dir, {n: compile_source(n) for n in sorted(names) if n},
+                       matching, manager)
+
+
+def source_attributes(plan: InboundPlan, data: dict) -> dict[str, Any]:
+    return {name: read(data) for name, read in plan.readers.items()}
+
+
+# ------------------------------------------------------------------------------------------------
+# What a record does
+
+@dataclass
+class Decision:
+    kind: str  # create | update | disable | skip | fail
+    action: str  # provisioning action of the log: create | update | disable | other
+    reason: str = ""
+    error_code: str | None = None
+    writes: dict[str, Any] = field(default_factory=dict)  # Graph property → value
+    shown: dict[str, Any] = field(default_factory=dict)  # target attribute → value as logged
+    targets_of: dict[str, list[str]] = field(default_factory=dict)  # Graph property → target attributes
+    not_stored: list[str] = field(default_factory=list)
+    in_scope: bool = True
+    manager: str | None = None  # externalId of the manager the record names
+
+
+def match_value(rule: AttributeRule, attributes: dict[str, Any], context: expressions.EvaluationContext) -> str | None:
+    """The value a matching attribute looks for in the directory (None: nothing to match on)."""
+    if rule.source is None:
+        return None
+    value = expressions.unwrap(expressions.evaluate(rule.source, attributes, context))
+    if value is expressions.IGNORE_FLOW or value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value in (None, "") else str(value)
+
+
+def current_target_values(rule: ObjectRule, doc: dict | None) -> dict[str, Any]:
+    """What the directory user holds for each mapped target attribute (for AttributeAddOnly)."""
+    if not doc:
+        return {}
+    values: dict[str, Any] = {}
+    for attribute in rule.plain_attributes:
+        values[attribute.target] = _read_target(doc, attribute.target)
+    return values
+
+
+def _read_target(doc: dict, target: str) -> Any:
+    prop = graph_property(target)
+    if prop is None:
+        return None
+    value = doc.get(prop)
+    if target.startswith("employeeOrgData."):
+        return (value or {}).get(target.split(".", 1)[1])
+    if prop == "businessPhones":
+        return value[0] if value else None
+    return value
+
+
+def decide(plan: InboundPlan, attributes: dict[str, Any], current: dict | None, linked: bool,
+           context: expressions.EvaluationContext, *, skip_out_of_scope_deletions: bool = False) -> Decision:
+    """What to do with one record, given the directory user it matched (``current``, or None) and
+    whether the job had linked that user to this record before."""
+    rule = plan.rule
+    if rule is None:
+        return Decision("skip", "other", plan.problem or "nothing to do", "NoEnabledMapping")
+    try:
+        in_scope = expressions.scope_matches(rule.scope, attributes)
+    except expressions.FilterError as exc:
+        return Decision("fail", "other", f"The scoping filter cannot be evaluated: {exc}", "InvalidScopingFilter")
+    if not in_scope:
+        if current is not None and linked and current.get("accountEnabled") is not False \
+                and not skip_out_of_scope_deletions and "Update" in rule.flow_types:
+            return Decision("disable", "disable", "The record no longer passes the scoping filter: the user the job "
+                            "provisioned is disabled.", writes={"accountEnabled": False},
+                            shown={"accountEnabled": False}, targets_of={"accountEnabled": ["accountEnabled"]},
+                            in_scope=False)
+        return Decision("skip", "other", "The record does not pass the job's scoping filter; it is not provisioned.",
+                        "NotInScope", in_scope=False)
+    creating = current is None
+    if creating and "Add" not in rule.flow_types:
+        return Decision("skip", "other", "No directory user matches the record and the mapping's target object "
+                        "actions do not include create (Add).", "AddNotEnabled")
+    if not creating and "Update" not in rule.flow_types:
+        return Decision("skip", "other", "The mapping's target object actions do not include update.",
+                        "UpdateNotEnabled")
+    try:
+        evaluated = evaluate(rule, attributes, context, creating=creating,
+                             exported=current_target_values(rule, current))
+        manager = _reference(plan.manager, attributes, context)
+    except expressions.EvaluationError as exc:
+        return Decision("fail", "create" if creating else "update", f"An attribute mapping cannot be evaluated: "
+                        f"{exc}", "AttributeMappingEvaluationFailed")
+    writes, targets_of, not_stored = _directory_writes(evaluated.values, current)
+    decision = Decision("create" if creating else "update", "create" if creating else "update", writes=writes,
+                        shown=evaluated.shown, targets_of=targets_of, not_stored=not_stored, manager=manager)
+    return decision
+
+
+def _reference(rule: AttributeRule | None, attributes: dict[str, Any],
+               context: expressions.EvaluationContext) -> str | None:
+    if rule is None or rule.source is None:
+        return None
+    value = expressions.unwrap(expressions.evaluate(rule.source, attributes, context))
+    if value is expressions.IGNORE_FLOW or value in (None, "", []):
+        return None
+    if isinstance(value, list):
+        value = value[0]
+    return str(value)
+
+
+def _directory_writes(values: dict[str, Any], current: dict | None
+                      ) -> tuple[dict[str, Any], dict[str, list[str]], list[str]]:
+    writes: dict[str, Any] = {}
+    targets_of: dict[str, list[str]] = {}
+    not_stored: list[str] = []
+    for target, value in values.items():
+        prop = graph_property(target)
+        if prop is None:
+            not_stored.append(target)
+            continue
+        targets_of.setdefault(prop, []).append(target)
+        if target.startswith("employeeOrgData."):
+            base = writes.get(prop) or dict((current or {}).get("employeeOrgData") or {})
+            base[target.split(".", 1)[1]] = None if value is None else str(value)
+            writes[prop] = base
+        elif prop in MULTI_VALUED:
+            writes[prop] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        elif isinstance(value, list):
+            writes[prop] = value[0] if value else None
+        else:
+            writes[prop] = value
+    return writes, targets_of, not_stored
+
+
+def modified_properties(decision: Decision, before: dict | None, changed: list[str] | None
+                        ) -> list[tuple[str, Any, Any]]:
+    """(target attribute, old, new) for what the directory write changed (everything on create)."""
+    rows = []
+    for prop, targets in decision.targets_of.items():
+        if changed is not None and prop not in changed:
+            continue
+        for target in targets:
+            old = _read_target(before, target) if before else None
+            new = decision.shown.get(target)
+            if changed is not None and _text(old) == _text(new) and not target.startswith("employeeOrgData"):
+                continue
+            rows.append((target, old, new))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# Provisioning log entries (provisioningObjectSummary)
+
+INITIATOR = {"id": "", "displayName": "graphsync provisioning service", "initiatorType": "system"}
+
+
+@dataclass(frozen=True)
+class LogContext:
+    tenant_id: str
+    job_id: str
+    cycle_id: str
+    service_principal_id: str
+    service_principal_name: str
+    source_directory: str
+    target_directory: str
+    source_object: str
+    target_object: str
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def step(name: str, kind: str, status: str, description: str, details: dict | None = None) -> dict[str, Any]:
+    return {"name": name, "provisioningStepType": kind, "status": status, "description": description,
+            "details": {k: _text(v) for k, v in (details or {}).items()}}
+
+
+def import_step(log: LogContext, external_id: str, attributes: dict[str, Any], existing: bool) -> dict[str, Any]:
+    kind = "Update" if existing else "Add"
+    return step(f"EntryImport{kind}", "import", "success",
+                f"Received {log.source_object} '{external_id}' change of type ({kind}) from {log.source_directory}",
+                {k: v for k, v in attributes.items() if v is not None})
+
+
+def scoping_step(log: LogContext, decision: Decision, attributes: dict[str, Any]) -> dict[str, Any]:
+    return step("EntrySynchronizationScoping", "scoping", "success" if decision.in_scope else "skipped",
+                f"Determine if {log.source_object} in scope by evaluating against each scoping filter",
+                {"Active in the source system": attributes.get("active") if attributes.get("active") is not None
+                 else "True", "Scoping filter evaluation passed": decision.in_scope})
+
+
+def entry(log: LogContext, *, now: str, external_id: str, action: str, status: str, steps: list[dict],
+          target_id: str | None, target_name: str | None, source_name: str | None,
+          modified: list[tuple[str, Any, Any]], error_code: str | None = None, reason: str | None = None
+          ) -> dict[str, Any]:
+    failed = status == "failure"
+    return {
+        "id": str(uuid.uuid4()),
+        "activityDateTime": now,
+        "tenantId": log.tenant_id,
+        "jobId": log.job_id,
+        "cycleId": log.cycle_id,
+        "changeId": str(uuid.uuid4()),
+        "provisioningAction": action,
+        "durationInMilliseconds": 0,
+        "initiatedBy": INITIATOR,
+        "servicePrincipal": {"id": log.service_principal_id, "displayName": log.service_principal_name},
+        "sourceSystem": {"id": None, "displayName": log.source_directory, "details": {}},
+        "targetSystem": {"id": None, "displayName": log.target_directory,
+                         "details": {"ServicePrincipalId": log.service_principal_id,
+                                     "ServicePrincipalDisplayName": log.service_principal_name}},
+        "sourceIdentity": {"id": external_id, "displayName": source_name or "", "identityType": log.source_object,
+                           "details": {}},
+        "targetIdentity": {"id": target_id or "", "displayName": target_name or "", "identityType": log.target_object,
+                           "details": {"UserPrincipalName": target_name} if target_name else {}},
+        "provisioningStatusInfo": {"status": status, "errorInformation": None if not failed else {
+            "errorCode": error_code, "reason": reason, "additionalDetails": None,
+            "errorCategory": "nonServiceFailure", "recommendedAction": None}},
+        "provisioningSteps": steps,
+        "modifiedProperties": [{"displayName": name, "oldValue": _text(old), "newValue": _text(new)}
+                               for name, old, new in modified],
+    }
