@@ -237,3 +237,25 @@ async def test_beta_template_metadata_keys_are_camel_case(graph_beta, graph):
     beta_keys = {m.key.value for m in next(t for t in beta.value if t.id == "scim").metadata}
     assert "GalleryApplicationIdentifier" in v1_keys and "galleryApplicationIdentifier" in beta_keys
     assert "IsSynchronizationAgentAssignmentRequired" in beta_keys
+
+
+async def test_directory_definitions_crud_and_synchronization_delete_through_sdk(graph):
+    from msgraph.generated.models.attribute_definition import AttributeDefinition
+    from msgraph.generated.models.directory_definition import DirectoryDefinition
+    from msgraph.generated.models.object_definition import ObjectDefinition
+    _, sp = await instantiate(graph)
+    sync = graph.service_principals.by_service_principal_id(sp.id).synchronization
+    job = await sync.jobs.post(SynchronizationJob(template_id="scim"))
+    directories = sync.jobs.by_synchronization_job_id(job.id).schema.directories
+    added = await directories.post(DirectoryDefinition(name="HR", objects=[ObjectDefinition(
+        name="Worker", attributes=[AttributeDefinition(name="WorkerId")])]))
+    assert added.id and added.name == "HR"
+    await directories.by_directory_definition_id(added.id).patch(DirectoryDefinition(read_only=True))
+    assert (await directories.by_directory_definition_id(added.id).get()).read_only is True
+    await directories.by_directory_definition_id(added.id).delete()
+    assert "HR" not in [d.name for d in (await directories.get()).value]
+    # deleting the synchronization removes its jobs and secrets
+    await sync.secrets.put(SecretsPutRequestBody(value=[SynchronizationSecretKeyStringValuePair(
+        key=SynchronizationSecret.BaseAddress, value="https://x.example")]))
+    await sync.delete()
+    assert (await sync.jobs.get()).value == [] and await sync.secrets.count.get() == 0
