@@ -50,6 +50,9 @@ class MemorySource:
     def members(self, group_id):
         return []
 
+    def members_of(self, group_ids):
+        return {g: self.members(g) for g in group_ids}
+
     def groups_of(self, member_ids):
         return set()
 

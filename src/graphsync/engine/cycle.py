@@ -437,8 +437,8 @@ class Cycle:
             for start in range(0, len(ids), PAGE_SIZE):
                 chunk = ids[start:start + PAGE_SIZE]
                 links = self.store.links(object_type, chunk)
-                managers = {} if rule.group else self.source.managers_of(chunk)
-                updated = await asyncio.gather(*(self._reference_update(rule, links[sid], managers.get(sid))
+                related = self.source.members_of(chunk) if rule.group else self.source.managers_of(chunk)
+                updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid))
                                                  for sid in chunk if sid in links))
                 self.store.save_links([link for link, _ in updated if link is not None])
                 failed = [failure for _, failure in updated if failure is not None]
@@ -447,14 +447,15 @@ class Cycle:
                 self._flush_logs()
 
     async def _reference_update(self, rule: ObjectRule, link: Link,
-                                manager: str | None) -> tuple[Link | None, Escrow | None]:
+                                related: Any) -> tuple[Link | None, Escrow | None]:
+        """``related``: the group's members, or the user's manager id."""
         changed = False
         try:
             for attribute in rule.reference_attributes:
                 if rule.group and attribute.source_attribute == "members":
-                    changed |= await self._sync_members(rule, link, attribute.target)
+                    changed |= await self._sync_members(rule, link, attribute.target, related or [])
                 elif attribute.source_attribute == "manager":
-                    changed |= await self._sync_manager(rule, link, attribute.target, manager)
+                    changed |= await self._sync_manager(rule, link, attribute.target, related)
         except ScimError as exc:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
@@ -465,8 +466,8 @@ class Cycle:
                                       self._due_escrows.get((object_type, link.source_id)))
         return (link if changed else None), None
 
-    async def _sync_members(self, rule: ObjectRule, link: Link, target: str) -> bool:
-        members = self.source.members(link.source_id)
+    async def _sync_members(self, rule: ObjectRule, link: Link, target: str,
+                            members: list[tuple[str, str]]) -> bool:
         user_ids = [m for m, kind in members if kind == "user"]
         group_ids = [m for m, kind in members if kind == "group"]
         wanted = set(self.store.target_ids("user", user_ids).values()) | \

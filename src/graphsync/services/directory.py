@@ -643,17 +643,33 @@ def _delete_membership(ctx: Context, row) -> None:
 
 
 def _live_member_rows(ctx: Context, include_deleted: bool):
-    """group_members rows of the tenant whose member is live (or any, with ``include_deleted``)."""
+    """group_members rows of the tenant whose member is live (or any, with ``include_deleted``).
+    Joined on the member's primary key, so the cost follows the group's size, not the tenant's."""
     query = select(group_members.c.group_id, group_members.c.member_id, group_members.c.member_type).where(
         group_members.c.tenant_id == ctx.tenant_id)
     if include_deleted:
         return query
-    live_users = select(directory_users.c.id).where(directory_users.c.tenant_id == ctx.tenant_id,
-                                                    _live(directory_users))
-    live_groups = select(directory_groups.c.id).where(directory_groups.c.tenant_id == ctx.tenant_id,
-                                                      _live(directory_groups))
-    return query.where(or_(and_(group_members.c.member_type == USER, group_members.c.member_id.in_(live_users)),
-                           and_(group_members.c.member_type == GROUP, group_members.c.member_id.in_(live_groups))))
+    member_user = directory_users.alias("member_user")
+    member_group = directory_groups.alias("member_group")
+    return (query
+            .outerjoin(member_user, and_(member_user.c.tenant_id == group_members.c.tenant_id,
+                                         member_user.c.id == group_members.c.member_id,
+                                         group_members.c.member_type == USER))
+            .outerjoin(member_group, and_(member_group.c.tenant_id == group_members.c.tenant_id,
+                                          member_group.c.id == group_members.c.member_id,
+                                          group_members.c.member_type == GROUP))
+            .where(or_(and_(member_user.c.id.is_not(None), _live(member_user)),
+                       and_(member_group.c.id.is_not(None), _live(member_group)))))
+
+
+def members_of_groups(ctx: Context, group_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """Live direct members of many groups at once: group id → [(member_id, member_type)]."""
+    found: dict[str, list[tuple[str, str]]] = {group_id: [] for group_id in group_ids}
+    for start in range(0, len(group_ids), 500):
+        query = _live_member_rows(ctx, False).where(group_members.c.group_id.in_(group_ids[start:start + 500]))
+        for row in ctx.conn.execute(query.order_by(group_members.c.member_id)):
+            found[row.group_id].append((row.member_id, row.member_type))
+    return found
 
 
 def group_member_ids(ctx: Context, group_id: str, include_deleted: bool = False) -> list[tuple[str, str]]:

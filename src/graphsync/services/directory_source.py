@@ -42,6 +42,10 @@ class DirectorySource:
         with self._unit() as ctx:
             return directory.group_member_ids(ctx, group_id)
 
+    def members_of(self, group_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        with self._unit() as ctx:
+            return directory.members_of_groups(ctx, group_ids)
+
     def groups_of(self, member_ids: list[str]) -> set[str]:
         with self._unit() as ctx:
             return directory.groups_of_members(ctx, member_ids)
