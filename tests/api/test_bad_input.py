@@ -321,7 +321,10 @@ def test_nul_character_in_display_name_is_400(http):
     ("GET", "/v1.0/applicationTemplates/{template}/instantiate"),
 ])
 def test_wrong_method_is_405(http, world, method, path):
-    check_graph_error(http.request(method, path.format(**world.ids)), 405)
+    response = http.request(method, path.format(**world.ids))
+    check_graph_error(response, 405)
+    allowed = {m.strip() for m in response.headers.get("allow", "").split(",") if m.strip()}
+    assert allowed and method not in allowed  # the answer says which methods the resource has
 
 
 GHOST = "00000000-0000-0000-0000-00000000dead"

@@ -95,7 +95,8 @@ def install_error_handlers(app: FastAPI) -> None:
                                   f"No HTTP resource was found that matches the request URI '{request.url.path}'.")
         if exc.status_code == 405:
             return error_response(405, "Request_BadRequest",
-                                  f"The HTTP method '{request.method}' is not allowed on '{request.url.path}'.")
+                                  f"The HTTP method '{request.method}' is not allowed on '{request.url.path}'.",
+                                  headers=getattr(exc, "headers", None))  # keeps Allow
         return error_response(exc.status_code, "BadRequest", str(exc.detail))
 
     @app.exception_handler(Exception)
