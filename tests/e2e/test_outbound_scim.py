@@ -220,3 +220,17 @@ async def test_provision_on_demand(graph, scim_server):
     target_team = scim_server.find("Groups", "displayName", f"Team {tag}")
     target_frank = scim_server.find("Users", "userName", frank.user_principal_name)
     assert [m["value"] for m in target_team["members"]] == [target_frank["id"]]
+
+
+def test_validate_credentials_against_the_real_target(http, scim_app, scim_server):
+    sp = scim_app["servicePrincipal"]["id"]
+    url = f"/v1.0/servicePrincipals/{sp}/synchronization/jobs/validateCredentials"
+    good = http.post(url, json={"templateId": "scim", "credentials": [
+        {"key": "BaseAddress", "value": scim_server.url}, {"key": "SecretToken", "value": scim_server.token}]})
+    assert good.status_code == 204, good.text
+    bad = http.post(url, json={"templateId": "scim", "credentials": [
+        {"key": "BaseAddress", "value": scim_server.url}, {"key": "SecretToken", "value": "wrong-token"}]})
+    assert bad.status_code == 400
+    error = bad.json()["error"]
+    assert error["code"] == "CredentialsValidationFailed" and "refused the credentials" in error["message"]
+    assert "wrong-token" not in bad.text

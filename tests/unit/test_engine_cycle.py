@@ -224,3 +224,34 @@ def test_a_failed_reference_is_escrowed_and_retried():
     assert ("group", "g1") not in store.escrow_rows
     members = store.link_rows[("group", "g1")].exported["members"]
     assert sorted(members) == sorted(store.link_rows[("user", u)].target_id for u in ("u0001", "u0002"))
+
+
+def test_redacted_values_flow_to_the_target_but_logs_show_redact():
+    import copy
+    schema = copy.deepcopy(templates.builtin_template("scim")["schema"])
+    users = next(m for m in schema["synchronizationRules"][0]["objectMappings"] if m["sourceObjectName"] == "User")
+    title = next(a for a in users["attributeMappings"] if a["targetAttributeName"] == "title")
+    title["source"] = expressions.to_source(expressions.parse("Redact([jobTitle])"))
+    rules = compile_schema(schema)
+    source, store, target, clock = MemorySource([user(1, jobTitle="Secret agent")]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+
+    async def go():
+        async with ScimClient("http://scim.test", None, transport=target.transport()) as client:
+            cycle = Cycle(rules, SETTINGS, source, client, store, clock.now, expressions.EvaluationContext())
+            return await cycle.run(initial=True, watermark=0)
+    first = asyncio.run(go())
+    (created,) = target.resources["Users"].values()
+    assert created["title"] == "Secret agent"
+    logged = {p["displayName"]: p["newValue"] for p in store.logs[0]["modifiedProperties"]}
+    assert logged["title"] == "[Redact]" and "Secret agent" not in str(store.logs)
+    source.change("u0001", jobTitle="Spymaster")
+
+    async def again():
+        async with ScimClient("http://scim.test", None, transport=target.transport()) as client:
+            cycle = Cycle(rules, SETTINGS, source, client, store, clock.now, expressions.EvaluationContext())
+            return await cycle.run(initial=False, watermark=first.watermark)
+    asyncio.run(again())
+    update = next(e for e in store.logs if e["provisioningAction"] == "update")
+    assert update["modifiedProperties"] == [{"displayName": "title", "oldValue": "[Redact]", "newValue": "[Redact]"}]
+    assert "Spymaster" not in str(store.logs) and "Secret agent" not in str(store.logs)

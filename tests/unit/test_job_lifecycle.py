@@ -102,3 +102,27 @@ def test_quarantine_longer_than_four_weeks_disables_the_job(world):
     world.act(jobs.start, world.owner, world.ref.job_id)
     job = world.cycle()
     assert job["status"]["code"] == "Active" and len(world.target.resources["Users"]) == 8
+
+
+def test_a_schema_change_makes_the_next_cycle_an_initial_one(world):
+    from graphsync.models import SynchronizationSchema
+    first = world.cycle()
+    assert first["status"]["lastExecution"]["countImported"] == 8
+    world.clock.advance(timedelta(minutes=41))
+    quiet = world.cycle()
+    assert quiet["status"]["lastExecution"]["countImported"] == 0  # incremental: nothing changed
+    schema = world.act(jobs.get_job_schema, world.owner, world.ref.job_id)
+    world.act(jobs.put_job_schema, world.owner, world.ref.job_id, SynchronizationSchema.model_validate(schema))
+    world.clock.advance(timedelta(minutes=41))
+    again = world.cycle()
+    assert again["status"]["lastExecution"]["countImported"] == 8  # every object re-evaluated
+    assert len(world.target.resources["Users"]) == 8  # and matched to its link, not duplicated
+
+
+def test_validate_credentials_reports_what_failed(world):
+    import asyncio
+
+    from graphsync.errors import BadRequest
+    with pytest.raises(BadRequest) as refused:
+        asyncio.run(jobs.check_credentials({"BaseAddress": "http://127.0.0.1:9/scim", "SecretToken": "x"}))
+    assert refused.value.code == "CredentialsValidationFailed" and "not reachable" in refused.value.message
