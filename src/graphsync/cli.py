@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Optional
 
 import typer
@@ -198,6 +199,202 @@ def _plain(value):
     if value is expressions.IGNORE_FLOW:
         return "<IgnoreFlow: the attribute is not sent>"
     return expressions.for_log(value) if not isinstance(value, list) else [_plain(v) for v in value]
+
+
+# ------------------------------------------------------------------------------------------------
+# graphsync upload: worker records from a CSV or JSON file to an API-driven inbound job
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+ENTERPRISE_ATTRIBUTES = ("employeeNumber", "costCenter", "organization", "division", "department", "manager")
+_FILTERED = re.compile(r'^(?P<attr>[^\[\].]+)\[\s*type\s+eq\s+"(?P<type>[^"]*)"\s*\](?:\.(?P<sub>[^.\[\]]+))?$',
+                       re.I)
+
+
+def scim_record(row: dict) -> dict:
+    """A SCIM user for ``/bulkUpload`` from a row whose keys are the attribute names of the job's
+    API directory (``userName``, ``name.givenName``, ``emails[type eq "work"].value``,
+    ``urn:…:enterprise:2.0:User:department`` or just ``department``, ``urn:contoso:employee:HireDate``…).
+    Values that are already SCIM (objects, lists) are kept; empty cells are left out."""
+    data: dict = {}
+    namespaces: list[str] = []
+    for key, value in row.items():
+        if key is None or value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        key = key.strip()
+        if key == "schemas":
+            continue
+        if isinstance(value, str):
+            value = value.strip()
+        if key.startswith("urn:") and ":" in key[4:]:
+            head = key.split("[", 1)[0]
+            if isinstance(value, dict) and head == key:  # a whole extension object
+                namespace, path = key, None
+            else:
+                cut = head.rfind(":")
+                namespace, path = key[:cut], key[cut + 1:]
+        elif key in ENTERPRISE_ATTRIBUTES:
+            namespace, path = ENTERPRISE_USER, key
+        else:
+            namespace, path = None, key
+        target = data
+        if namespace is not None:
+            if namespace not in namespaces:
+                namespaces.append(namespace)
+            target = data.setdefault(namespace, {})
+            if path is None:
+                target.update(value)
+                continue
+        if path == "active" and namespace is None:
+            value = _boolean(value)
+        if path == "manager" and isinstance(value, str):
+            value = {"value": value}
+        _set_path(target, path, value)
+    data["schemas"] = [CORE_USER] + [n for n in namespaces if n != CORE_USER]
+    return data
+
+
+def _boolean(value):
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "y"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "0", "no", "n"):
+        return False
+    return value
+
+
+def _set_path(target: dict, path: str, value) -> None:
+    match = _FILTERED.match(path)
+    if match:
+        items = target.setdefault(match.group("attr"), [])
+        item = next((i for i in items if isinstance(i, dict) and i.get("type") == match.group("type")), None)
+        if item is None:
+            item = {"type": match.group("type")}
+            items.append(item)
+        item[match.group("sub") or "value"] = value
+        return
+    *parents, leaf = path.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+
+
+def read_workers(path: str) -> list[dict]:
+    """Worker records of a CSV file (a header row of attribute names) or a JSON file (an array of
+    records, or an object with ``Resources``/``value``, or a BulkRequest's ``Operations``)."""
+    import csv
+    from pathlib import Path
+
+    file = Path(path)
+    if file.suffix.lower() == ".csv":
+        with file.open(newline="", encoding="utf-8-sig") as handle:
+            return [scim_record(row) for row in csv.DictReader(handle)]
+    document = json.loads(file.read_text(encoding="utf-8"))
+    if isinstance(document, dict):
+        document = (document.get("Resources") or document.get("value")
+                    or [op.get("data") for op in document.get("Operations") or []])
+    if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
+        raise typer.BadParameter("a JSON file must hold an array of worker records", param_hint="FILE")
+    return [scim_record(r) for r in document]
+
+
+def bulk_requests(records: list[dict], size: int) -> list[dict]:
+    requests = []
+    for start in range(0, len(records), size):
+        operations, seen = [], set()
+        for index, record in enumerate(records[start:start + size], start):
+            bulk_id = str(record.get("externalId") or index)
+            if bulk_id in seen:
+                bulk_id = f"{bulk_id}#{index}"
+            seen.add(bulk_id)
+            operations.append({"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": record})
+        requests.append({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations,
+                         "failOnErrors": None})
+    return requests
+
+
+@app.command()
+def upload(
+    file: str = typer.Argument(..., help="A .csv (header row of attribute names) or .json file of workers."),
+    job: str = typer.Option(..., "--job", help="The API2AAD job id, or its whole bulkUpload URL."),
+    service_principal: Optional[str] = typer.Option(None, "--service-principal", "--sp",
+                                                    help="The service principal of the job (with a job id)."),
+    url: str = typer.Option("http://127.0.0.1:8080", help="graphsync's base URL."),
+    token: Optional[str] = typer.Option(None, envvar="GRAPHSYNC_TOKEN",
+                                        help="A bearer token with SynchronizationData-User.Upload "
+                                             "[env GRAPHSYNC_TOKEN]."),
+    batch_size: int = typer.Option(50, "--batch-size", min=1, help="Records per bulk request (Entra's limit: 50)."),
+    rate: float = typer.Option(40, help="Requests per second at most (Entra's limit: 40; 0 = no pacing)."),
+):
+    """Send worker records to an API-driven inbound provisioning job (bulkUpload), 50 per request."""
+    import time
+
+    import httpx
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if not token:
+        raise typer.BadParameter("a token is needed: --token or GRAPHSYNC_TOKEN (see 'graphsync token')")
+    if job.startswith(("http://", "https://")):
+        endpoint = job
+    elif service_principal:
+        endpoint = (f"{url.rstrip('/')}/v1.0/servicePrincipals/{service_principal}/synchronization/jobs/"
+                    f"{job}/bulkUpload")
+    else:
+        raise typer.BadParameter("give the job's service principal (--sp) or the whole bulkUpload URL as --job")
+    try:
+        records = read_workers(file)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc}", param_hint="FILE") from None
+    missing = [i + 1 for i, r in enumerate(records) if not r.get("externalId")]
+    if missing:
+        raise typer.BadParameter(f"record(s) {', '.join(map(str, missing[:10]))} have no externalId", param_hint="FILE")
+    requests = bulk_requests(records, batch_size)
+    failures: list[str] = []
+    refused = 0
+    location = None
+    interval = 1 / rate if rate > 0 else 0
+    next_at = time.monotonic()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    columns = (TextColumn("[bold]uploading"), BarColumn(), MofNCompleteColumn(), TextColumn("records"),
+               TimeRemainingColumn())
+    with httpx.Client(timeout=120, headers=headers) as client, Progress(*columns, console=console) as progress:
+        task = progress.add_task("upload", total=len(records))
+        for body in requests:
+            for _attempt in range(20):
+                time.sleep(max(0.0, next_at - time.monotonic()))
+                next_at = max(next_at, time.monotonic()) + interval
+                try:
+                    response = client.post(endpoint, content=json.dumps(body))
+                except httpx.HTTPError as exc:
+                    console.print(f"[red]error:[/] {endpoint} is not reachable ({exc})")
+                    raise typer.Exit(1) from None
+                if response.status_code != 429:
+                    break
+                time.sleep(float(response.headers.get("Retry-After") or 1))
+            count = len(body["Operations"])
+            if response.status_code == 202:
+                location = response.headers.get("Location") or location
+            elif response.status_code in (401, 403, 404):
+                console.print(f"[red]error:[/] {response.status_code} {_graph_message(response)}")
+                raise typer.Exit(1)
+            else:
+                refused += count
+                first = body["Operations"][0]["bulkId"]
+                failures.append(f"{count} records from {first}: {response.status_code} {_graph_message(response)}")
+            progress.advance(task, count)
+    console.print(f"{len(records) - refused} of {len(records)} records accepted in {len(requests)} requests.")
+    for failure in failures:
+        console.print(f"[red]refused:[/] {escape(failure)}")
+    if location:
+        console.print(f"The job applies them asynchronously; follow them in the provisioning logs:\n  {location}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _graph_message(response) -> str:
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
 
 
 def main() -> None:

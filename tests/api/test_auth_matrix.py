@@ -39,8 +39,9 @@ APP_READ = frozenset({"Application.Read.All", "Application.ReadWrite.All", "Dire
                       "Directory.ReadWrite.All"})
 APP_WRITE = frozenset({"Application.ReadWrite.All", "Directory.ReadWrite.All"})
 DISCOVER = WRITE | {"Directory.ReadWrite.All"}
+UPLOAD = frozenset({"SynchronizationData-User.Upload"})  # bulkUpload (API-driven inbound provisioning)
 CLASS_NAMES = {READ: "SYNC_READ", WRITE: "SYNC_WRITE", SECRETS: "SECRETS_WRITE", APP_READ: "APP_READ",
-               APP_WRITE: "APP_WRITE", DISCOVER: "DISCOVER"}
+               APP_WRITE: "APP_WRITE", DISCOVER: "DISCOVER", UPLOAD: "UPLOAD"}
 
 ROOTS = ("applications", "servicePrincipals")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -62,6 +63,9 @@ class Route:
         return f"{self.version} {self.method} {self.path} [{CLASS_NAMES[self.needs]}]"
 
 
+BULK_UPLOAD = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+    {"method": "POST", "bulkId": "1", "path": "/Users",
+     "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "externalId": "1"}}]}
 ON_DEMAND = {"parameters": [{"ruleId": "ea807875-5618-4f0a-9125-0b46a05298ca", "subjects": [
     {"objectId": "7d9e4b1c-0000-4000-8000-000000000001", "objectTypeName": "User"}]}]}
 
@@ -114,6 +118,7 @@ def _synchronization_routes(root: str) -> list[Route]:
         Route("POST", f"{job}/restart", WRITE, {"criteria": {"resetScope": "Watermark"}}, root=root),
         Route("POST", f"{job}/validateCredentials", WRITE, {"useSavedCredentials": True}, root=root),
         Route("POST", f"{job}/provisionOnDemand", WRITE, ON_DEMAND, root=root),
+        Route("POST", f"{job}/bulkUpload", UPLOAD, BULK_UPLOAD, root=root),
         Route("GET", f"{sync}/templates", READ, root=root),
         Route("POST", f"{sync}/templates", WRITE, {"id": "matrixTemplate"}, root=root),
         Route("GET", template, READ, root=root),

@@ -60,3 +60,4 @@ def allow(*permissions: str) -> Callable[[Request], Principal]:
 
     return dependency
 AUDIT_READ = ("AuditLog.Read.All", "ProvisioningLog.Read.All")
+UPLOAD = ("SynchronizationData-User.Upload",)  # bulkUpload of API-driven inbound provisioning

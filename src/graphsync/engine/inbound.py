@@ -13,6 +13,7 @@ No I/O here: the service (services/inbound.py) reads and writes the database.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -70,6 +71,12 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False
+
+
+def anchor_of(data: dict) -> str:
+    """The record's externalId (validated present when it was staged)."""
+    value = _key(data, ANCHOR)
+    return _number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
@@ -301,27 +308,50 @@ def _split_path(path: str) -> list[tuple[str, _Filter | None]]:
     return segments
 
 
-def _apply(value: Any, segments: list[tuple[str, _Filter | None]], i: int) -> Any:
-    if i == len(segments) or value is None:
-        return value
-    if isinstance(value, list):
-        found: list[Any] = []
-        for item in value:
-            result = _apply(item, segments, i)
-            if result is not None:
-                found.extend(result if isinstance(result, list) else [result])
-        return found or None
-    if not isinstance(value, dict):
+def _pick(flt: _Filter, child: Any) -> Any:
+    """The item of a multi-valued attribute a filter selects (the primary one among several)."""
+    items = child if child.__class__ is list else [child] if isinstance(child, dict) else ()
+    matched = [item for item in items if isinstance(item, dict) and flt.matches(item)]
+    if not matched:
         return None
-    name, flt = segments[i]
-    child = _key(value, name)
-    if flt is not None:
-        items = child if isinstance(child, list) else [child] if isinstance(child, dict) else []
-        matched = [item for item in items if isinstance(item, dict) and flt.matches(item)]
-        if not matched:
+    if len(matched) == 1:
+        return matched[0]
+    return next((item for item in matched if item.get("primary") is True), matched[0])
+
+
+def _getter(name: str, flt: _Filter | None) -> Callable[[Any], Any]:
+    def get(value: Any) -> Any:
+        if value.__class__ is dict:
+            child = value.get(name)
+            if child is None:
+                child = _key(value, name)
+        elif value.__class__ is list:  # a multi-valued attribute without a filter: every value
+            found: list[Any] = []
+            for item in value:
+                result = get(item) if item is not None else None
+                if result is not None:
+                    found.extend(result if result.__class__ is list else [result])
+            return found or None
+        else:
             return None
-        child = next((item for item in matched if item.get("primary") is True), matched[0])
-    return _apply(child, segments, i + 1)
+        if flt is not None and child is not None:
+            child = _pick(flt, child)
+        return child
+    return get
+
+
+def _chain(segments: list[tuple[str, _Filter | None]]) -> Callable[[Any], Any]:
+    getters = [_getter(name, flt) for name, flt in segments]
+    if len(getters) == 1:
+        return getters[0]
+
+    def run(value: Any) -> Any:
+        for get in getters:
+            value = get(value)
+            if value is None:
+                return None
+        return value
+    return run
 
 
 def _number(value: float | int) -> str:
@@ -332,7 +362,7 @@ def _number(value: float | int) -> str:
 
 def _final(value: Any) -> Any:
     """Expression input: strings, booleans, string lists; complex values by their ``value``."""
-    if value is None or isinstance(value, (str, bool)):
+    if value is None or value.__class__ is str or value.__class__ is bool:
         return value
     if isinstance(value, (int, float)):
         return _number(value)
@@ -353,25 +383,28 @@ def compile_source(name: str) -> Callable[[dict], Any]:
         cut = head.rfind(":")
         namespace, path = name[:cut], name[cut + 1:]
         try:
-            segments = _split_path(path)
+            read = _chain(_split_path(path))
         except ValueError:
-            segments = None
+            read = None
 
         def extension(data: dict) -> Any:
-            scoped = _key(data, namespace)
-            if isinstance(scoped, dict) and segments is not None:
-                value = _apply(scoped, segments, 0)
+            scoped = data.get(namespace)
+            if scoped is None:
+                scoped = _key(data, namespace)
+            if scoped.__class__ is dict and read is not None:
+                value = read(scoped)
                 if value is not None:
                     return _final(value)
             return _final(_key(data, name))  # a flat "urn:…:attr" key
         return extension
     try:
-        segments = _split_path(name)
+        read = _chain(_split_path(name))
     except ValueError:
         return lambda data: _final(_key(data, name))
 
     def core(data: dict) -> Any:
-        return _final(_apply(data, segments, 0))
+        value = read(data)
+        return value if value is None or value.__class__ is str else _final(value)
     return core
 
 
@@ -410,6 +443,8 @@ class InboundPlan:
     matching: list[tuple[AttributeRule, str]]  # matching attributes in priority order, with their property
     manager: AttributeRule | None
     problem: str | None = None  # why records cannot be processed (no enabled user mapping…)
+    stored: ObjectRule | None = None  # the rule with only the mappings the directory stores
+    not_stored: tuple[str, ...] = ()  # mapped targets the directory has no place for (not evaluated)
 
     @property
     def source_object(self) -> str:
@@ -434,7 +469,8 @@ def compile_plan(schema: dict[str, Any]) -> InboundPlan:
     try:
         compiled = compile_schema(schema)
     except expressions.ExpressionError as exc:
-        return InboundPlan(None, source_dir, target_dir, {}, [], None, f"the job's schema has an invalid expression: {exc}")
+        return InboundPlan(None, source_dir, target_dir, {}, [], None,
+                           f"the job's schema has an invalid expression: {exc}")
     rule = next((r for r in compiled if r.enabled and not r.group), None)
     if rule is None:
         return InboundPlan(None, source_dir, target_dir, {}, [], None,
@@ -446,8 +482,11 @@ def compile_plan(schema: dict[str, Any]) -> InboundPlan:
         names |= {c.get("sourceOperandName") or "" for c in group.get("clauses") or []}
     matching = [(a, graph_property(a.target) or a.target) for a in rule.matching]
     manager = next((a for a in rule.reference_attributes if a.target == "manager"), None)
+    stored = dataclasses.replace(rule, attributes=[a for a in rule.attributes
+                                                   if a.reference or graph_property(a.target)])
+    not_stored = tuple(a.target for a in rule.plain_attributes if not graph_property(a.target))
     return InboundPlan(rule, source_dir, target_dir, {n: compile_source(n) for n in sorted(names) if n},
-                       matching, manager)
+                       matching, manager, stored=stored, not_stored=not_stored)
 
 
 def source_attributes(plan: InboundPlan, data: dict) -> dict[str, Any]:
@@ -533,16 +572,15 @@ def decide(plan: InboundPlan, attributes: dict[str, Any], current: dict | None, 
         return Decision("skip", "other", "The mapping's target object actions do not include update.",
                         "UpdateNotEnabled")
     try:
-        evaluated = evaluate(rule, attributes, context, creating=creating,
-                             exported=current_target_values(rule, current))
+        evaluated = evaluate(plan.stored, attributes, context, creating=creating,
+                             exported=current_target_values(plan.stored, current))
         manager = _reference(plan.manager, attributes, context)
     except expressions.EvaluationError as exc:
         return Decision("fail", "create" if creating else "update", f"An attribute mapping cannot be evaluated: "
                         f"{exc}", "AttributeMappingEvaluationFailed")
-    writes, targets_of, not_stored = _directory_writes(evaluated.values, current)
-    decision = Decision("create" if creating else "update", "create" if creating else "update", writes=writes,
-                        shown=evaluated.shown, targets_of=targets_of, not_stored=not_stored, manager=manager)
-    return decision
+    writes, targets_of = _directory_writes(evaluated.values, current)
+    return Decision("create" if creating else "update", "create" if creating else "update", writes=writes,
+                    shown=evaluated.shown, targets_of=targets_of, not_stored=list(plan.not_stored), manager=manager)
 
 
 def _reference(rule: AttributeRule | None, attributes: dict[str, Any],
@@ -558,14 +596,12 @@ def _reference(rule: AttributeRule | None, attributes: dict[str, Any],
 
 
 def _directory_writes(values: dict[str, Any], current: dict | None
-                      ) -> tuple[dict[str, Any], dict[str, list[str]], list[str]]:
+                      ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     writes: dict[str, Any] = {}
     targets_of: dict[str, list[str]] = {}
-    not_stored: list[str] = []
     for target, value in values.items():
         prop = graph_property(target)
         if prop is None:
-            not_stored.append(target)
             continue
         targets_of.setdefault(prop, []).append(target)
         if target.startswith("employeeOrgData."):
@@ -578,7 +614,7 @@ def _directory_writes(values: dict[str, Any], current: dict | None
             writes[prop] = value[0] if value else None
         else:
             writes[prop] = value
-    return writes, targets_of, not_stored
+    return writes, targets_of
 
 
 def modified_properties(decision: Decision, before: dict | None, changed: list[str] | None
@@ -617,8 +653,8 @@ class LogContext:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
+    if value is None or value.__class__ is str:
+        return value
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, list):

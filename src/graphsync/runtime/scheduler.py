@@ -1,14 +1,15 @@
 """The in-process executor: a background thread that runs due provisioning cycles.
 
 One cycle at a time per process; a job that was asked to run (start, restart) runs at the next
-poll, then every ``schedule.interval``.
+poll, then every ``schedule.interval``. Active inbound (API-driven) jobs apply their staged
+bulkUpload records between outbound cycles, a couple of seconds of work at a time.
 """
 from __future__ import annotations
 
 import logging
 import threading
 
-from graphsync.services import provisioning
+from graphsync.services import inbound, provisioning
 
 log = logging.getLogger("graphsync.scheduler")
 
@@ -42,6 +43,8 @@ class Scheduler:
                 break
             provisioning.run_cycle(self.runtime, ref)
             ran += 1
+        if inbound.process_due(self.runtime, self._stop.is_set):
+            self._wake.set()  # records are left: come back without waiting for the poll
         return ran
 
     def _loop(self) -> None:

@@ -1,0 +1,161 @@
+"""API-driven inbound provisioning throughput: records/s from the first bulkUpload request to the
+last record applied in the directory, with the server's peak RSS.
+
+A real server (``graphsync serve``, SQLite under a temporary directory unless --database-url is
+given) runs in its own process; this process uploads N worker records (every worker but the
+first reports to an earlier one, so managers are resolved too) through HTTP, from a few client
+threads, with Entra's default limits lifted by the job settings BulkUploadMaxOperations=0 and
+BulkUploadRequestsPerSecond=0. The clock stops when ``/users/$count`` reaches N and the job has
+nothing staged any more.
+
+    python bench/bulk_upload.py [--records 100000] [--per-request 500] [--clients 4] [--database-url URL]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+API_APP = "557df4cf-766b-4086-85d9-55769b9c02cb"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+DEPARTMENTS = ("Sales", "Retail", "Operations", "R&D", "Finance")
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker(i: int) -> dict:
+    data = {
+        "schemas": [CORE, ENTERPRISE], "externalId": f"{100000 + i}", "userName": f"worker{i}@contoso.test",
+        "name": {"givenName": f"Given{i}", "familyName": f"Family{i}"}, "displayName": f"Worker {i}",
+        "emails": [{"value": f"worker{i}@contoso.test", "type": "work", "primary": True}],
+        "addresses": [{"type": "work", "locality": "Oslo", "country": "NO", "postalCode": f"{i % 10000:04d}"}],
+        "phoneNumbers": [{"type": "work", "value": f"+47 {i:08d}"}], "title": "Engineer", "active": True,
+        ENTERPRISE: {"department": DEPARTMENTS[i % 5], "employeeNumber": str(100000 + i)},
+    }
+    if i:
+        data[ENTERPRISE]["manager"] = {"value": f"{100000 + (i - 1) // 10}"}
+    return data
+
+
+def start_server(port: int, data_dir: str, database_url: str) -> subprocess.Popen:
+    env = dict(os.environ, GRAPHSYNC_DATA_DIR=data_dir, GRAPHSYNC_MAX_BODY_BYTES=str(64 * 1024 * 1024),
+               GRAPHSYNC_ENGINE_POLL_SECONDS="0.05", GRAPHSYNC_LOG_LEVEL="warning")
+    if database_url:
+        env["GRAPHSYNC_DATABASE_URL"] = database_url
+    command = [str(Path(sys.executable).with_name("graphsync")), "serve", "--emulator", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(f"{base}/v1.0/$metadata", timeout=1)
+            return process
+        except httpx.HTTPError:
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode())
+            time.sleep(0.05)
+    raise RuntimeError("the server did not start")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--per-request", type=int, default=500, help="operations per bulk request")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent uploading threads")
+    parser.add_argument("--database-url", default="", help="e.g. postgresql://… (default: SQLite in a temp dir)")
+    args = parser.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(port, tmp, args.database_url)
+        try:
+            run(f"http://127.0.0.1:{port}", args, server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def run(base: str, args, pid: int) -> None:
+    tenant = httpx.post(f"{base}/graphsync/tenants", params={"displayName": "bench"}).json()
+    http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tenant['accessToken']}"}, timeout=600)
+    sp = http.post(f"/v1.0/applicationTemplates/{API_APP}/instantiate",
+                   json={"displayName": "HR bench"}).json()["servicePrincipal"]
+    sync = f"/v1.0/servicePrincipals/{sp['id']}/synchronization"
+    job = http.post(f"{sync}/jobs", json={"templateId": "API2AAD", "synchronizationJobSettings": [
+        {"name": "BulkUploadMaxOperations", "value": "0"}, {"name": "BulkUploadRequestsPerSecond", "value": "0"}]})
+    job.raise_for_status()
+    job_id = job.json()["id"]
+    http.post(f"{sync}/jobs/{job_id}/start").raise_for_status()
+    url = f"{sync}/jobs/{job_id}/bulkUpload"
+
+    n, size = args.records, args.per_request
+    print(f"building {n} records …", flush=True)
+    bodies: queue.Queue = queue.Queue()
+    for start in range(0, n, size):
+        operations = [{"method": "POST", "path": "/Users", "bulkId": str(i), "data": worker(i)}
+                      for i in range(start, min(n, start + size))]
+        bodies.put(json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                               "Operations": operations, "failOnErrors": None}).encode())
+    requests = bodies.qsize()
+    errors: list[str] = []
+
+    def upload() -> None:
+        with httpx.Client(base_url=base, timeout=600, headers={
+                "Authorization": f"Bearer {tenant['accessToken']}", "Content-Type": "application/scim+json"}) as client:
+            while True:
+                try:
+                    body = bodies.get_nowait()
+                except queue.Empty:
+                    return
+                response = client.post(url, content=body)
+                if response.status_code != 202:
+                    errors.append(f"{response.status_code} {response.text[:300]}")
+
+    print(f"uploading {n} records in {requests} requests of {size} from {args.clients} clients …", flush=True)
+    began = time.perf_counter()
+    threads = [threading.Thread(target=upload) for _ in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    uploaded = time.perf_counter() - began
+    if errors:
+        raise SystemExit(f"{len(errors)} uploads failed, e.g. {errors[0]}")
+    # a worker's manager is set in the transaction that creates the worker or, when the manager
+    # comes later, the manager: all N users existing means every record has been applied
+    while int(http.get("/v1.0/users/$count").text) < n:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - began
+    failures = http.get("/v1.0/auditLogs/provisioning", params={
+        "$filter": f"jobId eq '{job_id}' and provisioningStatusInfo/status eq 'failure'", "$top": 1}).json()
+    print(f"uploads done after {uploaded:.1f} s ({n / uploaded:.0f} records/s accepted)")
+    print(f"{n} records applied in {elapsed:.1f} s = {n / elapsed:.0f} records/s "
+          f"(first request → last record in the directory)")
+    last = http.get(f"/v1.0/users", params={"$filter": f"employeeId eq '{100000 + n - 1}'"}).json()["value"][0]
+    manager = http.get(f"/v1.0/users/{last['id']}/manager").json()
+    print(f"failed records: {len(failures.get('value', []))}; the last worker reports to {manager['employeeId']}")
+    print(f"server peak RSS: {peak_rss_mib(pid):.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
