@@ -518,7 +518,7 @@ def test_a_record_that_breaks_processing_is_isolated_and_the_batch_is_not_half_a
     the record that keeps failing is given up after three attempts, logged as a failure."""
     from graphsync.services import inbound
 
-    real = inbound._create_users
+    real = inbound.directory.create_users
 
     def breaking(ctx, bodies):
         results = real(ctx, [body for body in bodies if body.get("displayName") != "Poison"])  # written…
@@ -526,7 +526,8 @@ def test_a_record_that_breaks_processing_is_isolated_and_the_batch_is_not_half_a
             raise RuntimeError("the database went away")  # …and rolled back with the whole batch
         return results
 
-    monkeypatch.setattr(inbound, "_create_users", breaking)
+    # a mock, for a fault a real database will not produce on demand: an error in mid-batch
+    monkeypatch.setattr(inbound.directory, "create_users", breaking)
     hr = Inbound(http)
     first = sample_record(f"1{hr.tag}", f"first.{hr.tag}@example.com", "First", "F", "T", None)
     poison = sample_record(f"2{hr.tag}", f"poison.{hr.tag}@example.com", "Poison", "P", "T", None)

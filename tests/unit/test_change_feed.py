@@ -271,3 +271,28 @@ def _tables_in(difference) -> set[str]:
         elif getattr(part, "table", None) is not None:
             names.add(part.table.name)
     return names
+
+
+def test_batch_writers_refuse_bad_entries_in_place_and_record_the_rest(runtime, tenant_id):
+    with runtime.unit(tenant_id) as ctx:
+        existing = user(ctx, "taken")
+        start = directory.latest_change_seq(ctx)
+        results = directory.create_users(ctx, [
+            {"userPrincipalName": "ann@contoso.com", "displayName": "Ann"},
+            {"userPrincipalName": "taken@contoso.com", "displayName": "Duplicate of an existing user"},
+            {"userPrincipalName": "not-an-upn", "displayName": "Bad"},
+            {"userPrincipalName": "ANN@contoso.com", "displayName": "Duplicate within the batch"},
+            {"userPrincipalName": "ben@contoso.com", "displayName": "Ben"}])
+        assert [type(r).__name__ for r in results] == ["dict", "BadRequest", "BadRequest", "BadRequest", "dict"]
+        ann, ben = results[0], results[4]
+        assert summary(directory.read_changes(ctx, start, 100)) == [
+            ("user", ann["id"], "created", None), ("user", ben["id"], "created", None)]
+        assert directory.get_user(ctx, ben["id"])["displayName"] == "Ben"
+        marker = directory.latest_change_seq(ctx)
+        outcome = directory.set_managers(ctx, [(ann["id"], existing["id"]), (ben["id"], "missing"),
+                                               (ben["id"], ben["id"]), (ann["id"], existing["id"])])
+        assert outcome[0] is True and isinstance(outcome[1], NotFound) and isinstance(outcome[2], BadRequest)
+        assert outcome[3] is False  # already set by the first pair
+        assert directory.manager_id(ctx, ann["id"]) == existing["id"]
+        assert summary(directory.read_changes(ctx, marker, 100)) == [
+            ("user", ann["id"], "managerChanged", {"managerId": existing["id"]})]

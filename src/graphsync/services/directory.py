@@ -30,10 +30,10 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
 
 from graphsync.directory_models import AppRoleAssignmentBody, GroupBody, UserBody
-from graphsync.errors import BadRequest, Conflict, not_found
+from graphsync.errors import BadRequest, Conflict, GraphError, not_found
 from graphsync.models import format_datetime
 from graphsync.services.applications import get_service_principal
 from graphsync.services.context import Context
@@ -95,6 +95,15 @@ def _record(ctx: Context, object_type: str, object_id: str, change: str, detail:
     ctx.conn.execute(insert(directory_changes).values(tenant_id=ctx.tenant_id, object_type=object_type,
                                                       object_id=object_id, change=change, at=ctx.now(),
                                                       detail=detail))
+
+
+def _record_many(ctx: Context, changes: list[tuple[str, str, str, Any]]) -> None:
+    """Several changes in one statement, in the order given."""
+    if changes:
+        now = ctx.now()
+        ctx.conn.execute(insert(directory_changes), [
+            {"tenant_id": ctx.tenant_id, "object_type": object_type, "object_id": object_id, "change": change,
+             "at": now, "detail": detail} for object_type, object_id, change, detail in changes])
 
 
 def latest_change_seq(ctx: Context) -> int:
@@ -302,30 +311,38 @@ def _user_row(ctx: Context, key: str, *, deleted: bool = False):
     return row
 
 
-def _check_upn(ctx: Context, upn: Any, user_id: str | None = None) -> str:
+def _upn_format(upn: Any) -> str:
     if not isinstance(upn, str) or not _UPN.match(upn):
         raise BadRequest("The property 'userPrincipalName' must be of the form alias@domain "
                          f"(got '{upn}').", code="Request_BadRequest")
+    return upn
+
+
+def _upn_taken() -> BadRequest:
+    return BadRequest("Another object with the same value for property userPrincipalName already exists.",
+                      code="Request_BadRequest")
+
+
+def _check_upn(ctx: Context, upn: Any, user_id: str | None = None) -> str:
+    upn = _upn_format(upn)
     taken = ctx.conn.execute(select(directory_users.c.id).where(
         directory_users.c.tenant_id == ctx.tenant_id, directory_users.c.user_principal_name == upn.lower(),
         directory_users.c.id != (user_id or ""))).first()
     if taken is not None:
-        raise BadRequest("Another object with the same value for property userPrincipalName already exists.",
-                         code="Request_BadRequest")
+        raise _upn_taken()
     return upn
 
 
-def create_user(ctx: Context, body: UserBody | dict) -> dict:
+def _new_user(body: UserBody | dict, now) -> dict:
+    """A new user's document from a create body, validated as Graph does (UPN uniqueness aside)."""
     body = _validated(UserBody, body)
-    _serialise_writers(ctx)
     sent = _wire(body, exclude={"password_profile"})
     if not (sent.get("displayName") or "").strip():
         raise BadRequest("The property 'displayName' is required when creating a user.", code="Request_BadRequest")
     if not sent.get("userPrincipalName"):
         raise BadRequest("The property 'userPrincipalName' is required when creating a user.",
                          code="Request_BadRequest")
-    upn = _check_upn(ctx, sent["userPrincipalName"])
-    now = ctx.now()
+    upn = _upn_format(sent["userPrincipalName"])
     doc = dict.fromkeys(USER_PROPERTIES)
     doc.update({"id": str(uuid.uuid4()), "accountEnabled": True, "businessPhones": [], "otherMails": [],
                 "userType": "Member", "createdDateTime": format_datetime(now),
@@ -334,10 +351,53 @@ def create_user(ctx: Context, body: UserBody | dict) -> dict:
         if value is not None:
             doc[prop] = value
     _check_nickname(doc["mailNickname"], "User")
-    ctx.conn.execute(insert(directory_users).values(tenant_id=ctx.tenant_id, id=doc["id"], doc=doc,
-                                                    user_principal_name=upn.lower(), created_at=now))
-    _record(ctx, USER, doc["id"], "created")
     return doc
+
+
+def create_user(ctx: Context, body: UserBody | dict) -> dict:
+    _serialise_writers(ctx)
+    doc = _new_user(body, ctx.now())
+    _check_upn(ctx, doc["userPrincipalName"])
+    _insert_users(ctx, [doc])
+    return doc
+
+
+def create_users(ctx: Context, bodies: list[UserBody | dict]) -> list[dict | GraphError]:
+    """create_user for many bodies in one go (bulk inserts; one query for taken UPNs). Each result
+    is the new user's document, or the GraphError that refused that body; the others go on."""
+    _serialise_writers(ctx)
+    now = ctx.now()
+    results: list[dict | GraphError] = []
+    for body in bodies:
+        try:
+            results.append(_new_user(body, now))
+        except GraphError as exc:
+            results.append(exc)
+    wanted = [r["userPrincipalName"].lower() for r in results if isinstance(r, dict)]
+    taken: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        taken.update(r.user_principal_name for r in ctx.conn.execute(
+            select(directory_users.c.user_principal_name).where(
+                directory_users.c.tenant_id == ctx.tenant_id,
+                directory_users.c.user_principal_name.in_(wanted[start:start + 500]))))
+    for index, result in enumerate(results):
+        if isinstance(result, dict):
+            upn = result["userPrincipalName"].lower()
+            if upn in taken:
+                results[index] = _upn_taken()
+            taken.add(upn)
+    _insert_users(ctx, [r for r in results if isinstance(r, dict)])
+    return results
+
+
+def _insert_users(ctx: Context, docs: list[dict]) -> None:
+    if not docs:
+        return
+    now = ctx.now()
+    ctx.conn.execute(insert(directory_users), [
+        {"tenant_id": ctx.tenant_id, "id": doc["id"], "doc": doc,
+         "user_principal_name": doc["userPrincipalName"].lower(), "created_at": now} for doc in docs])
+    _record_many(ctx, [(USER, doc["id"], "created", None) for doc in docs])
 
 
 def get_user(ctx: Context, user_id: str) -> dict:
@@ -471,6 +531,41 @@ def set_manager(ctx: Context, user_id: str, new_manager_id: str | None) -> bool:
         return False
     _set_manager_column(ctx, user.id, new_manager_id)
     return True
+
+
+def set_managers(ctx: Context, pairs: list[tuple[str, str | None]]) -> list[bool | GraphError]:
+    """set_manager for many (user, manager) pairs at once; each result is whether it changed
+    something, or the GraphError that refused that pair."""
+    _serialise_writers(ctx)
+    ids = sorted({i for pair in pairs for i in pair if i})
+    managers: dict[str, str | None] = {}
+    for start in range(0, len(ids), 500):
+        managers.update({r.id: r.manager_id for r in ctx.conn.execute(
+            select(directory_users.c.id, directory_users.c.manager_id).where(
+                directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
+                directory_users.c.id.in_(ids[start:start + 500])))})
+    results: list[bool | GraphError] = []
+    changed: list[tuple[str, str | None]] = []
+    for user_id, manager in pairs:
+        if user_id not in managers:
+            results.append(not_found("user", user_id))
+        elif manager is not None and manager not in managers:
+            results.append(not_found("user", manager))
+        elif manager == user_id:
+            results.append(BadRequest("A user cannot be their own manager.", code="Request_BadRequest"))
+        elif managers[user_id] == manager:
+            results.append(False)
+        else:
+            managers[user_id] = manager
+            changed.append((user_id, manager))
+            results.append(True)
+    if changed:
+        ctx.conn.execute(update(directory_users).where(directory_users.c.tenant_id == ctx.tenant_id,
+                                                       directory_users.c.id == bindparam("user"))
+                         .values(manager_id=bindparam("manager")),
+                         [{"user": u, "manager": m} for u, m in changed])
+        _record_many(ctx, [(USER, u, "managerChanged", {"managerId": m}) for u, m in changed])
+    return results
 
 
 def remove_manager(ctx: Context, user_id: str) -> None:

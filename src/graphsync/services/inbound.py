@@ -266,10 +266,10 @@ def _prepare(ctx: Context, ref: JobRef, row, cycle_id: str) -> _Run:
 #
 # Records are applied in receipt order, in "waves": a wave collects records that touch distinct
 # workers and users, then its creates and its updates are written together (the directory writes
-# of a wave go through _create_users / _update_users, one call per object today). A record that
+# of a wave go through directory.create_users (one batch) and _update_users). A record that
 # touches what the open wave already touches (the same externalId twice in a batch, say) closes
 # the wave first, so it sees the earlier record's result. Managers are set after the batch's
-# users exist (_set_managers).
+# users exist (directory.set_managers, one batch).
 
 @dataclass
 class _Batch:
@@ -362,7 +362,7 @@ def _flush(ctx: Context, run: _Run, batch: _Batch) -> None:
     """Write the open wave: its creates, then its updates."""
     wave, batch.wave, batch.wave_keys = batch.wave, [], set()
     creates = [r for r in wave if r.decision.kind == "create"]
-    for record, result in zip(creates, _create_users(ctx, [r.decision.writes for r in creates])):
+    for record, result in zip(creates, directory.create_users(ctx, [r.decision.writes for r in creates])):
         if isinstance(result, GraphError):
             _fail(record, run, _error_code(result), result.message, existing=False, export=True)
             continue
@@ -403,31 +403,11 @@ def _differs(writes: dict[str, Any], doc: dict) -> bool:
 # The directory writes of a batch. One directory call per object: the directory service keeps
 # every write's validation, locking and change-feed record in one place.
 
-def _create_users(ctx: Context, bodies: list[dict]) -> list[dict | GraphError]:
-    results: list[dict | GraphError] = []
-    for body in bodies:
-        try:
-            results.append(directory.create_user(ctx, body))
-        except GraphError as exc:
-            results.append(exc)
-    return results
-
-
 def _update_users(ctx: Context, updates: list[tuple[str, dict]]) -> list[list[str] | GraphError]:
     results: list[list[str] | GraphError] = []
     for user_id, body in updates:
         try:
             results.append(directory.update_user(ctx, user_id, body))
-        except GraphError as exc:
-            results.append(exc)
-    return results
-
-
-def _set_managers(ctx: Context, pairs: list[tuple[str, str]]) -> list[bool | GraphError]:
-    results: list[bool | GraphError] = []
-    for user_id, manager_id in pairs:
-        try:
-            results.append(directory.set_manager(ctx, user_id, manager_id))
         except GraphError as exc:
             results.append(exc)
     return results
@@ -591,7 +571,7 @@ def _references(ctx: Context, run: _Run, ref: JobRef, records: list[_Record], li
                 settable.append((record, links[manager_ext]))
         else:
             pending[record.external_id] = manager_ext
-    results = _set_managers(ctx, [(record.user_id, manager) for record, manager in settable])
+    results = directory.set_managers(ctx, [(record.user_id, manager) for record, manager in settable])
     for (record, manager), result in zip(settable, results):
         if isinstance(result, GraphError):  # the manager's user is gone: wait for its record again
             pending[record.external_id] = record.decision.manager
@@ -642,7 +622,7 @@ def _resolve_waiting(ctx: Context, run: _Run, ref: JobRef, records: list[_Record
     users = directory.get_users(ctx, list(worker_links.values()), include_deleted=False)
     current_managers = directory.managers_of(ctx, list(users))
     settable = [(w, m) for w, m in waiting if worker_links.get(w) in users and links[m] != worker_links[w]]
-    results = _set_managers(ctx, [(worker_links[w], links[m]) for w, m in settable])
+    results = directory.set_managers(ctx, [(worker_links[w], links[m]) for w, m in settable])
     done = [w for w, _ in waiting if worker_links.get(w) not in users]  # the worker's user is gone
     for (worker_ext, manager_ext), result in zip(settable, results):
         if isinstance(result, GraphError):
