@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from graphsync import expressions
+from graphsync.engine.logs import log_text
 from graphsync.engine.mapping import AttributeRule, ObjectRule, compile_schema, evaluate
 from graphsync.errors import BadRequest, TooManyRequests
 
@@ -627,7 +628,7 @@ def modified_properties(decision: Decision, before: dict | None, changed: list[s
         for target in targets:
             old = _read_target(before, target) if before else None
             new = decision.shown.get(target)
-            if changed is not None and _text(old) == _text(new) and not target.startswith("employeeOrgData"):
+            if changed is not None and log_text(old) == log_text(new) and not target.startswith("employeeOrgData"):
                 continue
             rows.append((target, old, new))
     return rows
@@ -652,21 +653,9 @@ class LogContext:
     target_object: str
 
 
-def _text(value: Any) -> str | None:
-    if value is None or value.__class__ is str:
-        return value
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
 def step(name: str, kind: str, status: str, description: str, details: dict | None = None) -> dict[str, Any]:
     return {"name": name, "provisioningStepType": kind, "status": status, "description": description,
-            "details": {k: _text(v) for k, v in (details or {}).items()}}
+            "details": {k: log_text(v) for k, v in (details or {}).items()}}
 
 
 def import_step(log: LogContext, external_id: str, attributes: dict[str, Any], existing: bool) -> dict[str, Any]:
@@ -711,6 +700,6 @@ def entry(log: LogContext, *, now: str, external_id: str, action: str, status: s
             "errorCode": error_code, "reason": reason, "additionalDetails": None,
             "errorCategory": "nonServiceFailure", "recommendedAction": None}},
         "provisioningSteps": steps,
-        "modifiedProperties": [{"displayName": name, "oldValue": _text(old), "newValue": _text(new)}
+        "modifiedProperties": [{"displayName": name, "oldValue": log_text(old), "newValue": log_text(new)}
                                for name, old, new in modified],
     }

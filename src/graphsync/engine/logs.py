@@ -18,13 +18,16 @@ _STEP_NAMES = {"create": "EntryExportAdd", "update": "EntryExportUpdate", "disab
                "stagedDelete": "EntrySynchronizationStagedDelete"}
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
+def log_text(value: Any) -> str | None:
+    """A value as provisioning logs show it (modifiedProperties are strings)."""
+    if value is None or value.__class__ is str:
+        return value
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
     return str(value)
 
 
@@ -76,7 +79,7 @@ def entry(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: s
             "errorCode": outcome.error_code, "reason": outcome.reason, "additionalDetails": None,
             "errorCategory": "nonServiceFailure", "recommendedAction": None}},
         "provisioningSteps": steps,
-        "modifiedProperties": [{"displayName": k, "oldValue": _text(old), "newValue": _text(new)}
+        "modifiedProperties": [{"displayName": k, "oldValue": log_text(old), "newValue": log_text(new)}
                                for k, (old, new) in outcome.modified.items()],
     }
 
