@@ -96,7 +96,7 @@ class Cycle:
         self.assigned_groups: set[str] = set()
         self.touched: dict[str, set[str]] = {"user": set(), "group": set()}
         self.result: CycleResult | None = None
-        self._index: dict[str, dict[str, dict[str, Any]]] = {}
+        self._index: dict[str, dict[str, str]] = {}  # resource → "path\0value" → target id
         self._log_buffer: list[dict[str, Any]] = []
         self.captured: list[dict[str, Any]] | None = None  # log entries, kept for provisionOnDemand
 
@@ -163,16 +163,18 @@ class Cycle:
         self._index.pop(rule.resource, None)
 
     async def _build_index(self, rule: ObjectRule) -> None:
-        """One paged listing of the target, indexed by the matching attributes' values."""
-        index: dict[str, dict[str, Any]] = {}
+        """One paged listing of the target, indexed by the matching attributes' values. Only ids
+        are kept (memory follows the count, not the size, of the target's objects); a hit is read
+        again by id when it is needed."""
+        index: dict[str, str] = {}
         paths = [m.target for m in rule.matching]
         excluded = "members" if rule.group else None
         async for page in self.target.list_all(rule.resource, excluded=excluded):
             for item in page:
                 for path in paths:
                     value = resource.read_value(item, path)
-                    if isinstance(value, str):
-                        index.setdefault(f"{path}\0{value.lower()}", item)
+                    if isinstance(value, str) and item.get("id"):
+                        index.setdefault(f"{path}\0{value.lower()}", item["id"])
         self._index[rule.resource] = index
 
     async def _incremental(self, watermark: int) -> None:
@@ -410,7 +412,10 @@ class Cycle:
             if index is not None:
                 hit = index.get(f"{matching.target}\0{str(value).lower()}")
                 if hit is not None:
-                    return hit
+                    found = await self.target.get(rule.resource, hit,
+                                                  excluded="members" if rule.group else None)
+                    if found is not None:  # else it was deleted since the listing
+                        return found
                 continue
             escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
             hits = await self.target.search(rule.resource, f'{matching.target} eq "{escaped}"',
