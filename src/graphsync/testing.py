@@ -89,6 +89,7 @@ class InMemoryScimTarget:
         self.resources: dict[str, dict[str, dict]] = {"Users": {}, "Groups": {}}
         self.unique: dict[str, dict[str, str]] = {"Users": {}, "Groups": {}}
         self.calls = 0
+        self.bulk_calls = 0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -102,6 +103,8 @@ class InMemoryScimTarget:
                 break
         parts = [p for p in scope["path"].split("/") if p]
         kind = parts[-2] if len(parts) >= 2 and parts[-2] in self.resources else parts[-1]
+        if kind == "Bulk":
+            self.bulk_calls += 1
         ident = parts[-1] if parts[-1] not in self.resources else None
         parsed = json.loads(body) if body else None
         headers = dict(scope["headers"])
@@ -128,6 +131,8 @@ class InMemoryScimTarget:
                 content = await request.aread()
                 parts = [p for p in request.url.path.split("/") if p]
                 kind = parts[-2] if len(parts) >= 2 and parts[-2] in target.resources else parts[-1]
+                if kind == "Bulk":
+                    target.bulk_calls += 1
                 ident = parts[-1] if parts[-1] not in target.resources else None
                 parsed = json.loads(content) if content else None
                 if target.token and request.headers.get("authorization") != f"Bearer {target.token}":
@@ -142,6 +147,21 @@ class InMemoryScimTarget:
         return Direct()
 
     def handle(self, method, kind, ident, query, body):
+        if kind == "ServiceProviderConfig":
+            return 200, {"bulk": {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576},
+                         "patch": {"supported": True}, "filter": {"supported": True, "maxResults": 200}}
+        if kind == "Bulk" and method == "POST":
+            results = []
+            for operation in body.get("Operations", []):
+                target = operation["path"].strip("/")
+                status, payload = self.handle("POST", target, None, {}, operation.get("data"))
+                result = {"method": "POST", "bulkId": operation.get("bulkId"), "status": str(status)}
+                if status == 201:
+                    result["location"] = f"http://scim.test/{target}/{payload['id']}"
+                else:
+                    result["response"] = payload
+                results.append(result)
+            return 200, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"], "Operations": results}
         store = self.resources[kind]
         key = "userName" if kind == "Users" else "displayName"
         if method == "POST":

@@ -234,3 +234,29 @@ def test_validate_credentials_against_the_real_target(http, scim_app, scim_serve
     error = bad.json()["error"]
     assert error["code"] == "CredentialsValidationFailed" and "refused the credentials" in error["message"]
     assert "wrong-token" not in bad.text
+
+
+def test_bulk_creates_against_scim2_server(http, scim_server):
+    """With ScimBulkOperations, creates travel in /Bulk requests (scim2-server announces bulk)."""
+    import time as clock
+    tag = uuid.uuid4().hex[:8]
+    sp = http.post(f"/v1.0/applicationTemplates/{SCIM_APP_TEMPLATE}/instantiate",
+                   json={"displayName": f"bulk {tag}"}).json()["servicePrincipal"]["id"]
+    for i in range(30):
+        assert http.post("/v1.0/users", json={"accountEnabled": True, "displayName": f"Bulk {i} {tag}",
+                                              "userPrincipalName": f"b{i}.{tag}@contoso.test"}).status_code == 201
+    jobs_url = f"/v1.0/servicePrincipals/{sp}/synchronization/jobs"
+    job_url = f"{jobs_url}/{http.post(jobs_url, json={'templateId': 'scim'}).json()['id']}"
+    http.put(f"/v1.0/servicePrincipals/{sp}/synchronization/secrets", json={"value": [
+        {"key": "BaseAddress", "value": scim_server.url}, {"key": "SecretToken", "value": scim_server.token},
+        {"key": "SyncAll", "value": "true"}]})
+    http.patch(job_url, json={"synchronizationJobSettings": [{"name": "ScimBulkOperations", "value": "20"}]})
+    assert http.post(f"{job_url}/start").status_code == 204
+    deadline = clock.monotonic() + 40
+    while not (http.get(job_url).json()["status"]["lastExecution"] or {}).get("activityIdentifier"):
+        assert clock.monotonic() < deadline
+        clock.sleep(0.2)
+    status = http.get(job_url).json()["status"]
+    assert status["lastExecution"]["state"] == "Succeeded", status
+    mine = [u for u in scim_server.resources("Users") if u["userName"].endswith(f".{tag}@contoso.test")]
+    assert sorted(u["displayName"] for u in mine) == sorted(f"Bulk {i} {tag}" for i in range(30))

@@ -255,3 +255,20 @@ def test_redacted_values_flow_to_the_target_but_logs_show_redact():
     update = next(e for e in store.logs if e["provisioningAction"] == "update")
     assert update["modifiedProperties"] == [{"displayName": "title", "oldValue": "[Redact]", "newValue": "[Redact]"}]
     assert "Spymaster" not in str(store.logs) and "Secret agent" not in str(store.logs)
+
+
+def test_creates_go_in_bulk_requests_when_the_target_supports_them():
+    source, store, target, clock = MemorySource([user(i) for i in range(450)]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+    target.unique["Users"]["user7@contoso.test"] = "someone-else"  # one create will meet a 409
+
+    async def go():
+        async with ScimClient("http://scim.test", None, transport=target.transport()) as client:
+            assert await client.enable_bulk(100) == 100
+            cycle = Cycle(RULES, SETTINGS, source, client, store, clock.now, expressions.EvaluationContext())
+            return await cycle.run(initial=True, watermark=0)
+    result = asyncio.run(go())
+    assert len(target.resources["Users"]) == 449 and len(store.link_rows) == 449
+    assert 5 <= target.bulk_calls <= 10  # 449 creates in batches of up to 100, not 449 POSTs
+    assert result.escrowed == 1  # the 409 found no object to match (the stand-in has no resource)
+    assert all(link.target_id in target.resources["Users"] for link in store.link_rows.values())

@@ -66,6 +66,7 @@ class ScimClient:
         self._gate = asyncio.Semaphore(concurrency)
         self._retry = retry
         self._sleep = sleep
+        self._bulk: _BulkCreates | None = None
         self.requests = 0
 
     async def aclose(self) -> None:
@@ -116,6 +117,8 @@ class ScimClient:
             raise
 
     async def create(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self._bulk is not None:
+            return await self._bulk.create(resource, body)
         created = await self._call("POST", f"/{resource}", json_body=body)
         if not isinstance(created, dict) or not created.get("id"):
             raise ScimError(f"POST /{resource} answered without an id",
@@ -133,6 +136,25 @@ class ScimClient:
         except ScimError as exc:
             if exc.status != 404:  # already gone is what we wanted
                 raise
+
+    async def enable_bulk(self, limit: int = 100) -> int:
+        """Send creates as RFC 7644 /Bulk requests when the target announces bulk support (up to
+        ``limit`` or its maxOperations per request); returns the batch size, 0 when not used."""
+        try:
+            config = await self._call("GET", "/ServiceProviderConfig") or {}
+        except ScimError as exc:
+            if exc.credentials:
+                raise
+            return 0
+        bulk = config.get("bulk") or {}
+        size = min(limit, int(bulk.get("maxOperations") or 0)) if bulk.get("supported") else 0
+        self._bulk = _BulkCreates(self, size) if size > 1 else None
+        return size if self._bulk else 0
+
+    async def bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        body = await self._call("POST", "/Bulk", json_body={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations})
+        return list((body or {}).get("Operations") or [])
 
     async def check_credentials(self) -> None:
         """Entra's "Test connection": a filter on a random value must answer 200 with no match."""
@@ -210,3 +232,55 @@ def _retry_after(response: httpx.Response, fallback: float) -> float:
         return max(0.0, float(value))
     except ValueError:
         return fallback
+
+
+class _BulkCreates:
+    """Gathers the creates issued in the same turn of the event loop (a page's worth, in an
+    initial cycle) into /Bulk requests; each caller gets its own result or error, as if it had
+    POSTed alone (a 409 stays a 409, so the engine matches and updates)."""
+
+    def __init__(self, client: ScimClient, size: int):
+        self.client = client
+        self.size = size
+        self.pending: list[tuple[str, dict[str, Any], asyncio.Future]] = []
+        self.scheduled = False
+
+    async def create(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((resource, body, future))
+        if len(self.pending) >= self.size:
+            self._flush()
+        elif not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self.scheduled = False
+        batch, self.pending = self.pending, []
+        if batch:
+            asyncio.get_running_loop().create_task(self._send(batch))
+
+    async def _send(self, batch: list[tuple[str, dict[str, Any], asyncio.Future]]) -> None:
+        operations = [{"method": "POST", "path": f"/{resource}", "bulkId": str(index), "data": body}
+                      for index, (resource, body, _) in enumerate(batch)]
+        try:
+            results = {str(op.get("bulkId")): op for op in await self.client.bulk(operations)}
+        except ScimError as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for index, (resource, body, future) in enumerate(batch):
+            result = results.get(str(index)) or {}
+            status = int(result.get("status") or 0)
+            location = result.get("location") or ""
+            if 200 <= status < 300 and location:
+                future.set_result({**body, "id": location.rstrip("/").rsplit("/", 1)[-1]})
+                continue
+            detail = (result.get("response") or {}).get("detail") or ""
+            code = _STATUS_CODES.get(status, "InternalServerError" if status >= 500 else "WebExceptionProtocolError")
+            future.set_exception(ScimError(
+                f"POST /{resource} (in /Bulk) answered HTTP {status or 'nothing'}" + (f": {detail}" if detail else ""),
+                status=status or None, code=code if status else "SystemForCrossDomainIdentityManagementServiceIncompatible",
+                transient=status >= 500 or status == 429, credentials=status in (401, 403)))

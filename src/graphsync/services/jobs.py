@@ -28,7 +28,7 @@ from graphsync.store.tables import sync_jobs
 DEFAULT_INTERVAL = "PT40M"  # Entra's app provisioning cycle interval
 MIN_INTERVAL = timedelta(seconds=1)
 INTEGER_SETTINGS = ("QuarantineTooManyDeletesThreshold", "ScimConcurrency", "ScimTimeoutSeconds",
-                    "BulkUploadMaxOperations", "BulkUploadRequestsPerSecond")
+                    "ScimBulkOperations", "BulkUploadMaxOperations", "BulkUploadRequestsPerSecond")
 
 
 def new_status() -> dict[str, Any]:

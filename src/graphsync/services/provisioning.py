@@ -31,6 +31,7 @@ log = logging.getLogger("graphsync.engine")
 SETTING_DIALECT = "ScimPatchCompatibility"  # job setting: "rfc7644" (default) or "entra"
 SETTING_CONCURRENCY = "ScimConcurrency"  # job setting: parallel requests to the target (default 8)
 SETTING_TIMEOUT = "ScimTimeoutSeconds"  # job setting: per-request timeout (default 30)
+SETTING_BULK = "ScimBulkOperations"  # job setting: creates per /Bulk request when the target supports it (0 = off)
 OUTBOUND_TEMPLATES = ("scim", "customappsso")
 
 
@@ -193,6 +194,9 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
     try:
         async def go() -> CycleResult:
             async with prepared.target(transport) as target:
+                bulk = int(_setting(prepared.doc, SETTING_BULK, "0"))
+                if bulk > 1:
+                    await target.enable_bulk(bulk)
                 return await prepared.cycle(runtime, target).run(initial=initial,
                                                                  watermark=int(state.get("watermark", 0)))
 
