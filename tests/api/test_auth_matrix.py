@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from graphsync.services.tenants import KNOWN_ROLES
+from tests.api.graph_asserts import check_graph_error, check_request_ids, describe
 from tests.conftest import SCIM_APP_TEMPLATE, token_for
 
 # -- permission classes (application permissions; a ReadWrite permission includes its Read) -------
@@ -44,7 +45,6 @@ CLASS_NAMES = {READ: "SYNC_READ", WRITE: "SYNC_WRITE", SECRETS: "SECRETS_WRITE",
                APP_WRITE: "APP_WRITE", DISCOVER: "DISCOVER", UPLOAD: "UPLOAD"}
 
 ROOTS = ("applications", "servicePrincipals")
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 # -- the route table ---------------------------------------------------------------------------
@@ -288,35 +288,10 @@ def call(client: httpx.Client, route: Route, ids: dict[str, str], token: str | N
                           **({"json": body} if body is not None else {}))
 
 
-def describe(response: httpx.Response) -> str:
-    return f"{response.request.method} {response.request.url.path} -> {response.status_code} {response.text[:400]}"
 
 
-def check_request_ids(response: httpx.Response, client_request_id: str | None = None) -> str:
-    request_id = response.headers.get("request-id", "")
-    assert UUID_RE.match(request_id), f"no request-id header: {describe(response)}"
-    if client_request_id:
-        assert response.headers.get("client-request-id") == client_request_id, describe(response)
-    return request_id
 
 
-def check_graph_error(response: httpx.Response, status: int, code: str | None = None,
-                      client_request_id: str | None = None) -> dict:
-    assert response.status_code == status, describe(response)
-    request_id = check_request_ids(response, client_request_id)
-    assert response.headers["content-type"].startswith("application/json"), describe(response)
-    body = response.json()
-    assert list(body) == ["error"], describe(response)
-    error = body["error"]
-    assert isinstance(error.get("code"), str) and error["code"], describe(response)
-    assert isinstance(error.get("message"), str) and error["message"], describe(response)
-    if code:
-        assert error["code"] == code, describe(response)
-    inner = error["innerError"]
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", inner["date"]), describe(response)
-    assert inner["request-id"] == request_id, describe(response)
-    assert inner["client-request-id"] == (client_request_id or request_id), describe(response)
-    return error
 
 
 def check_success(response: httpx.Response) -> None:

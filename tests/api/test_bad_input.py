@@ -8,7 +8,6 @@ import base64
 import copy
 import json
 import logging
-import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,38 +18,15 @@ import pytest
 from sqlalchemy import select
 
 from graphsync.store.tables import metadata, sync_secrets
+from tests.api.graph_asserts import UUID_RE, check_graph_error, describe
 from tests.conftest import SCIM_APP_TEMPLATE
 
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 # -- checks ------------------------------------------------------------------------------------
 
-def describe(response: httpx.Response) -> str:
-    return f"{response.request.method} {response.request.url.path} -> {response.status_code} {response.text[:500]}"
 
 
-def check_graph_error(response: httpx.Response, status: int, code: str | None = None,
-                      client_request_id: str | None = None) -> dict:
-    """The response is ``status`` with a Graph error body and request ids; returns the error."""
-    assert response.status_code == status, describe(response)
-    request_id = response.headers.get("request-id", "")
-    assert UUID_RE.match(request_id), f"no request-id header: {describe(response)}"
-    assert response.headers["content-type"].startswith("application/json"), describe(response)
-    body = response.json()
-    assert list(body) == ["error"], describe(response)
-    error = body["error"]
-    assert isinstance(error.get("code"), str) and error["code"], describe(response)
-    assert isinstance(error.get("message"), str) and error["message"], describe(response)
-    if code:
-        assert error["code"] == code, describe(response)
-    inner = error["innerError"]
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", inner["date"]), describe(response)
-    assert inner["request-id"] == request_id, describe(response)
-    assert inner["client-request-id"] == (client_request_id or request_id), describe(response)
-    if client_request_id:
-        assert response.headers["client-request-id"] == client_request_id
-    return error
 
 
 def check_status(response: httpx.Response, status: int) -> httpx.Response:
