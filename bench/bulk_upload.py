@@ -151,7 +151,7 @@ def run(base: str, args, pid: int) -> None:
     print(f"uploads done after {uploaded:.1f} s ({n / uploaded:.0f} records/s accepted)")
     print(f"{n} records applied in {elapsed:.1f} s = {n / elapsed:.0f} records/s "
           f"(first request → last record in the directory)")
-    last = http.get(f"/v1.0/users", params={"$filter": f"employeeId eq '{100000 + n - 1}'"}).json()["value"][0]
+    last = http.get("/v1.0/users", params={"$filter": f"employeeId eq '{100000 + n - 1}'"}).json()["value"][0]
     manager = http.get(f"/v1.0/users/{last['id']}/manager").json()
     print(f"failed records: {len(failures.get('value', []))}; the last worker reports to {manager['employeeId']}")
     print(f"server peak RSS: {peak_rss_mib(pid):.0f} MiB")

@@ -92,8 +92,7 @@ def timed_cycle(runtime: Runtime, ref: provisioning.JobRef, transport=None) -> t
 
 def bare_client_baseline(runtime: Runtime, tenant: str, base: str, token: str, n: int, tag: str) -> tuple[float, int]:
     """POST the same user bodies the engine would send, at the best of a few concurrencies."""
-    with runtime.unit(tenant) as ctx:
-        schema = applications.builtin.builtin_template("scim")["schema"]
+    schema = applications.builtin.builtin_template("scim")["schema"]
     from graphsync import expressions
     from graphsync.engine.mapping import evaluate
     from graphsync.engine.source_view import user_attributes

@@ -254,7 +254,7 @@ def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tupl
             value = literal()
             take(")")
             if prop not in strings or not isinstance(value, str):
-                raise fail(f"startswith needs a string property and a string value")
+                raise fail("startswith needs a string property and a string value")
             clauses.append(Clause(prop, "startswith", value))
         else:
             prop = known(word)
