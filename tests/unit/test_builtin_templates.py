@@ -3,8 +3,6 @@ validator of the server enforces the same rules on every PUT, so a built-in that
 breaks them could never be restored by "reset schema"."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import re
 from importlib import resources
@@ -138,16 +136,6 @@ def assert_canonical(node, where="source"):
             assert_canonical(child, f"{where}.{fn}[{position + 1}]")
     else:  # pragma: no cover
         pytest.fail(f"{where}: unknown node type {kind!r}")
-
-
-def _optional(module_name, *attributes):
-    """The module if it exists and has the attributes, else None (then the test skips).
-
-    Fails (ImportError propagates) only when the module exists but is broken."""
-    if importlib.util.find_spec(module_name) is None:
-        return None
-    module = importlib.import_module(module_name)
-    return module if all(hasattr(module, a) for a in attributes) else None
 
 
 # ---------------------------------------------------------------- files
@@ -307,19 +295,14 @@ def test_source_expression_is_canonical_rendering_of_its_tree(source):
 
 @pytest.mark.parametrize("source", list(_source_expressions()))
 def test_source_round_trips_through_the_expression_parser(source):
-    expressions = _optional("graphsync.expressions", "parse", "to_source")
-    if expressions is None:
-        pytest.skip("graphsync.expressions.parse/to_source not available yet")
+    from graphsync import expressions
     assert expressions.to_source(expressions.parse(source["expression"])) == source
-    if hasattr(expressions, "from_source"):  # the schema validator reads trees this way
-        assert expressions.to_source(expressions.from_source(source)) == source
+    assert expressions.to_source(expressions.from_source(source)) == source  # how the validator reads trees
 
 
 @pytest.mark.parametrize("template_id", TEMPLATE_IDS)
 def test_templates_fit_the_graph_models(template_id):
-    models = _optional("graphsync.models", "SynchronizationSchema", "TemplateBody")
-    if models is None:
-        pytest.skip("graphsync.models not available yet")
+    from graphsync import models
     tmpl = builtin.builtin_template(template_id)
     schema = models.SynchronizationSchema.model_validate(tmpl["schema"])
     assert schema.dump() == tmpl["schema"]  # no unknown, missing or retyped property
@@ -328,13 +311,8 @@ def test_templates_fit_the_graph_models(template_id):
 
 @pytest.mark.parametrize("template_id", TEMPLATE_IDS)
 def test_templates_pass_the_server_schema_validator(template_id):
-    models = _optional("graphsync.models", "SynchronizationSchema")
-    expressions = _optional("graphsync.expressions", "from_source", "to_source", "validate_filter")
-    if models is None or expressions is None or importlib.util.find_spec("graphsync.services") is None:
-        pytest.skip("schema validator or expressions not available yet")
-    schema_service = _optional("graphsync.services.schema", "find_problems")
-    if schema_service is None:
-        pytest.skip("graphsync.services.schema.find_problems not available")
+    from graphsync import models
+    from graphsync.services import schema as schema_service
     schema = models.SynchronizationSchema.model_validate(builtin.builtin_template(template_id)["schema"])
     assert list(schema_service.find_problems(schema)) == []
 
