@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import re
 import uuid
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graphsync.errors import BadRequest, GraphError, PayloadTooLarge, UnsupportedMediaType
+from graphsync.json_body import load_object
 
 log = logging.getLogger("graphsync.api")
 request_ids: contextvars.ContextVar[tuple[str, str | None]] = contextvars.ContextVar("request_ids", default=("", None))
@@ -155,30 +155,10 @@ async def read_json(request: Request, model: type[Model], limit: int, *, require
         if required:
             raise BadRequest("A request body is required.")
         return None
+    data = load_object(raw)
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
-    except RecursionError:
-        raise BadRequest("The request body is nested too deeply.") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    try:
-        cleaned = strip_odata(data)
-        if _has_nul(cleaned):
-            raise BadRequest("The request body contains a NUL character (\\u0000), which no property accepts.")
-        return model.model_validate(cleaned)
+        return model.model_validate(strip_odata(data))
     except RecursionError:
         raise BadRequest("The request body is nested too deeply.") from None
     except ValidationError as exc:
         raise BadRequest(describe_validation(exc.errors())) from None
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False

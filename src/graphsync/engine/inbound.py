@@ -29,6 +29,7 @@ from graphsync import expressions
 from graphsync.engine.logs import log_text
 from graphsync.engine.mapping import AttributeRule, ObjectRule, compile_schema, evaluate
 from graphsync.errors import BadRequest, TooManyRequests
+from graphsync.json_body import load_object
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -64,16 +65,6 @@ def _key(obj: dict, name: str) -> Any:
     return None
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in k or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def anchor_of(data: dict) -> str:
     """The record's externalId (validated present when it was staged)."""
     value = _key(data, ANCHOR)
@@ -85,16 +76,7 @@ def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
     (then nothing of the request is accepted). ``max_operations`` 0 means no limit."""
     if not raw.strip():
         raise BadRequest("A request body is required: a SCIM BulkRequest with Operations.")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"Invalid Data Format: the request body is not valid JSON ({exc}).") from None
-    except RecursionError:
-        raise BadRequest("Invalid Data Format: the request body is nested too deeply.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Invalid Data Format: the request body must be a SCIM BulkRequest (a JSON object).")
-    if _has_nul(body):
-        raise BadRequest("The request body contains a NUL character (\\u0000), which no attribute accepts.")
+    body = load_object(raw, prefix="Invalid Data Format: ", expected="a SCIM BulkRequest (a JSON object)")
     known = {"schemas", "operations", "failonerrors"}
     unknown = sorted(k for k in body if k.lower() not in known and "@odata." not in k)
     if unknown:

@@ -18,6 +18,7 @@ from graphsync.api.http import describe_validation, read_body, read_json, strip_
 from graphsync.api.odata import MAX_TOP, collection, context_url, entity, parse_query, select_fields
 from graphsync.directory_models import AppRoleAssignmentBody, GroupBody, UserBody
 from graphsync.errors import BadRequest, Forbidden
+from graphsync.json_body import load_object
 from graphsync.services import directory
 from graphsync.services.directory import GROUP, USER
 from graphsync.services.tokens import Principal
@@ -42,28 +43,7 @@ async def read_object(request: Request) -> dict:
     raw = await read_body(request, limit(request))
     if not raw.strip():
         raise BadRequest("A request body is required.")
-    try:
-        data = json.loads(raw)
-        has_nul = contains_nul(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
-    except RecursionError:
-        raise BadRequest("The request body is nested too deeply.") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    if has_nul:
-        raise BadRequest("The request body contains a NUL character (\\u0000), which no property accepts.")
-    return data
-
-
-def contains_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(v) for v in value)
-    return False
+    return load_object(raw)
 
 
 def ref_id(url: object) -> str:
