@@ -29,7 +29,6 @@ from msgraph.generated.service_principals.item.synchronization.secrets.secrets_p
 
 from tests.conftest import SCIM_APP_TEMPLATE
 
-pytestmark = pytest.mark.asyncio
 DEFAULT_ROLE = uuid.UUID("00000000-0000-0000-0000-000000000000")
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 

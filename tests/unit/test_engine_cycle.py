@@ -272,3 +272,16 @@ def test_creates_go_in_bulk_requests_when_the_target_supports_them():
     assert 5 <= target.bulk_calls <= 10  # 449 creates in batches of up to 100, not 449 POSTs
     assert result.escrowed == 1  # the 409 found no object to match (the stand-in has no resource)
     assert all(link.target_id in target.resources["Users"] for link in store.link_rows.values())
+
+
+def test_the_connector_honours_proxy_settings_from_the_environment(monkeypatch):
+    """The connector talks to its transport directly, so it reads HTTP(S)_PROXY and NO_PROXY
+    itself, as an httpx client would."""
+    from graphsync.connectors.scim import _environment_proxy
+    for name in ("HTTP_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.corp")
+    assert _environment_proxy("https://scim.example.com/scim/v2") == "http://proxy.corp:3128"
+    assert _environment_proxy("https://app.internal.corp/scim") is None
+    assert _environment_proxy("http://scim.example.com/scim") is None  # no HTTP_PROXY set

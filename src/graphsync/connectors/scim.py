@@ -14,6 +14,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
+import urllib.request
 from urllib.parse import quote
 
 import httpx
@@ -57,12 +58,19 @@ class ScimClient:
     def __init__(self, base_address: str, token: str | None, *, concurrency: int = 8, timeout: float = 30.0,
                  retry: RetryPolicy = RetryPolicy(), sleep: Sleep = asyncio.sleep,
                  transport: httpx.AsyncBaseTransport | None = None):
-        headers = {"Accept": SCIM_JSON + ", application/json"}
+        headers = [("Accept", SCIM_JSON + ", application/json")]
         if token:
-            headers["Authorization"] = f"Bearer {token}"
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+            headers.append(("Authorization", f"Bearer {token}"))
+        self._headers = headers
+        self._json_headers = headers + [("Content-Type", SCIM_JSON)]
         self.base = base_address.split("?", 1)[0].rstrip("/")
-        self._http = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits, transport=transport)
+        self._timeout = {"timeout": httpx.Timeout(timeout).as_dict()}
+        if transport is None:
+            limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+            transport = httpx.AsyncHTTPTransport(limits=limits, proxy=_environment_proxy(self.base))
+        # requests go straight to the transport: the client layer's cookies, redirects and auth
+        # hooks cost more than a fast target takes to answer, and SCIM needs none of them
+        self._transport = transport
         self._gate = asyncio.Semaphore(concurrency)
         self._retry = retry
         self._sleep = sleep
@@ -70,7 +78,7 @@ class ScimClient:
         self.requests = 0
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> ScimClient:
         return self
@@ -165,15 +173,16 @@ class ScimClient:
     async def _call(self, method: str, path: str, *, params: dict | None = None,
                     json_body: Any = None) -> Any:
         content = json.dumps(json_body).encode() if json_body is not None else None
-        headers = {"Content-Type": SCIM_JSON} if content is not None else None
+        headers = self._json_headers if content is not None else self._headers
+        url = httpx.URL(self.base + path, params=params) if params else self.base + path
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with self._gate:
                     self.requests += 1
-                    response = await self._http.request(method, self.base + path, params=params, content=content,
-                                                        headers=headers)
+                    response = await self._send(httpx.Request(method, url, headers=headers, content=content,
+                                                              extensions=self._timeout))
             except httpx.TimeoutException as exc:
                 error = ScimError(f"{method} {path} timed out", code="Timeout", transient=True)
                 cause: Exception = exc
@@ -196,9 +205,25 @@ class ScimClient:
                 raise error from cause
             await self._sleep(self._backoff(attempt))
 
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        response = await self._transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
     def _backoff(self, attempt: int) -> float:
         delay = min(self._retry.base_delay * 2 ** (attempt - 1), self._retry.max_delay)
         return delay * (0.5 + random.random() / 2)
+
+
+def _environment_proxy(base: str) -> str | None:
+    """HTTP(S)_PROXY / NO_PROXY from the environment, as an httpx client would honour them."""
+    url = httpx.URL(base)
+    if not url.host or urllib.request.proxy_bypass(url.host):
+        return None
+    return urllib.request.getproxies().get(url.scheme)
 
 
 def _json(response: httpx.Response) -> Any:

@@ -443,7 +443,8 @@ class Cycle:
                 chunk = ids[start:start + PAGE_SIZE]
                 links = self.store.links(object_type, chunk)
                 related = self.source.members_of(chunk) if rule.group else self.source.managers_of(chunk)
-                updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid))
+                targets = self._target_ids_of(related.values(), group=rule.group)
+                updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid), targets)
                                                  for sid in chunk if sid in links))
                 self.store.save_links([link for link, _ in updated if link is not None])
                 failed = [failure for _, failure in updated if failure is not None]
@@ -451,16 +452,28 @@ class Cycle:
                 self.result.escrowed += len(failed)
                 self._flush_logs()
 
-    async def _reference_update(self, rule: ObjectRule, link: Link,
-                                related: Any) -> tuple[Link | None, Escrow | None]:
-        """``related``: the group's members, or the user's manager id."""
+    def _target_ids_of(self, related, *, group: bool) -> dict[tuple[str, str], str]:
+        """One query per object type for the target ids of a page's members or managers."""
+        wanted: dict[str, set[str]] = {"user": set(), "group": set()}
+        for value in related:
+            if group:
+                for member_id, kind in value or []:
+                    wanted.setdefault(kind, set()).add(member_id)
+            elif value:
+                wanted["user"].add(value)
+        return {(kind, sid): tid for kind, ids in wanted.items() if ids
+                for sid, tid in self.store.target_ids(kind, sorted(ids)).items()}
+
+    async def _reference_update(self, rule: ObjectRule, link: Link, related: Any,
+                                targets: dict[tuple[str, str], str]) -> tuple[Link | None, Escrow | None]:
+        """``related``: the group's members, or the user's manager id; ``targets``: their target ids."""
         changed = False
         try:
             for attribute in rule.reference_attributes:
                 if rule.group and attribute.source_attribute == "members":
-                    changed |= await self._sync_members(rule, link, attribute.target, related or [])
+                    changed |= await self._sync_members(rule, link, attribute.target, related or [], targets)
                 elif attribute.source_attribute == "manager":
-                    changed |= await self._sync_manager(rule, link, attribute.target, related)
+                    changed |= await self._sync_manager(rule, link, attribute.target, related, targets)
         except ScimError as exc:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
@@ -472,11 +485,8 @@ class Cycle:
         return (link if changed else None), None
 
     async def _sync_members(self, rule: ObjectRule, link: Link, target: str,
-                            members: list[tuple[str, str]]) -> bool:
-        user_ids = [m for m, kind in members if kind == "user"]
-        group_ids = [m for m, kind in members if kind == "group"]
-        wanted = set(self.store.target_ids("user", user_ids).values()) | \
-            set(self.store.target_ids("group", group_ids).values())
+                            members: list[tuple[str, str]], targets: dict[tuple[str, str], str]) -> bool:
+        wanted = {targets[(kind, member)] for member, kind in members if (kind, member) in targets}
         current = set(link.exported.get(target) or [])
         added, removed = sorted(wanted - current), sorted(current - wanted)
         if not added and not removed:
@@ -489,8 +499,9 @@ class Cycle:
             modified={"members": (f"removed {len(removed)}" if removed else None, f"added {len(added)}")}))
         return True
 
-    async def _sync_manager(self, rule: ObjectRule, link: Link, target: str, manager: str | None) -> bool:
-        wanted = self.store.target_ids("user", [manager]).get(manager) if manager else None
+    async def _sync_manager(self, rule: ObjectRule, link: Link, target: str, manager: str | None,
+                            targets: dict[tuple[str, str], str]) -> bool:
+        wanted = targets.get(("user", manager)) if manager else None
         if wanted is None or link.exported.get(target) == wanted:
             return False
         await self.target.patch(rule.resource, link.target_id, resource.patch_operations(

@@ -11,6 +11,7 @@ booleans as ``"True"``/``"False"``, member removal with a value array, manager a
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,6 +36,7 @@ class Path:
     selector: tuple[str, str] | None = None  # ("type", "work")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_path(text: str) -> Path:
     urn = None
     rest = text
