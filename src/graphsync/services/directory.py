@@ -22,8 +22,10 @@ Feed changes (object = the user or group they are about):
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -333,10 +335,47 @@ def _check_upn(ctx: Context, upn: Any, user_id: str | None = None) -> str:
     return upn
 
 
-def _new_user(body: UserBody | dict, now) -> dict:
+def ordered_ids(count: int) -> list[str]:
+    """``count`` new ids, ascending: random UUIDs of version 7, whose first 48 bits are the time in
+    milliseconds (74 bits stay random). Rows created together then go to the last pages of an
+    index on the id instead of to ``count`` random ones, which matters for batches of thousands."""
+    millis = time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF
+    random = os.urandom(10 * count)
+    ids = []
+    for start in range(0, 10 * count, 10):
+        bits = int.from_bytes(random[start:start + 10], "big")
+        value = millis << 80 | 0x7 << 76 | (bits >> 68 & 0xFFF) << 64 | 0b10 << 62 | bits & 0x3FFF_FFFF_FFFF_FFFF
+        text_ = f"{value:032x}"
+        ids.append(f"{text_[:8]}-{text_[8:12]}-{text_[12:16]}-{text_[16:20]}-{text_[20:]}")
+    ids.sort()
+    return ids
+
+
+_USER_ALIASES = {name: info.alias or name for name, info in UserBody.model_fields.items()}
+
+
+def _sent_user(body: UserBody) -> dict[str, Any]:
+    """``_wire(body, exclude={"password_profile"})`` for a user body, in the order the model lists
+    the properties, without a round trip through the serializer for plain values."""
+    sent: dict[str, Any] = {}
+    fields_set = body.model_fields_set
+    for name, alias in _USER_ALIASES.items():
+        if name in fields_set and name != "password_profile":
+            value = getattr(body, name)
+            if isinstance(value, BaseModel):
+                value = value.model_dump(by_alias=True, exclude_unset=True)
+            elif isinstance(value, datetime):
+                value = format_datetime(value)
+            elif value.__class__ is list:
+                value = list(value)
+            sent[alias] = value
+    return sent
+
+
+def _new_user(body: UserBody | dict, now, *, user_id: str | None = None, created: str | None = None) -> dict:
     """A new user's document from a create body, validated as Graph does (UPN uniqueness aside)."""
     body = _validated(UserBody, body)
-    sent = _wire(body, exclude={"password_profile"})
+    sent = _sent_user(body)
     if not (sent.get("displayName") or "").strip():
         raise BadRequest("The property 'displayName' is required when creating a user.", code="Request_BadRequest")
     if not sent.get("userPrincipalName"):
@@ -344,8 +383,8 @@ def _new_user(body: UserBody | dict, now) -> dict:
                          code="Request_BadRequest")
     upn = _upn_format(sent["userPrincipalName"])
     doc = dict.fromkeys(USER_PROPERTIES)
-    doc.update({"id": str(uuid.uuid4()), "accountEnabled": True, "businessPhones": [], "otherMails": [],
-                "userType": "Member", "createdDateTime": format_datetime(now),
+    doc.update({"id": user_id or str(uuid.uuid4()), "accountEnabled": True, "businessPhones": [], "otherMails": [],
+                "userType": "Member", "createdDateTime": created or format_datetime(now),
                 "mailNickname": _nickname(upn.split("@")[0], "user")})
     for prop, value in sent.items():
         if value is not None:
@@ -364,13 +403,15 @@ def create_user(ctx: Context, body: UserBody | dict) -> dict:
 
 def create_users(ctx: Context, bodies: list[UserBody | dict]) -> list[dict | GraphError]:
     """create_user for many bodies in one go (bulk inserts; one query for taken UPNs). Each result
-    is the new user's document, or the GraphError that refused that body; the others go on."""
+    is the new user's document, or the GraphError that refused that body; the others go on. The
+    new ids ascend (``ordered_ids``)."""
     _serialise_writers(ctx)
     now = ctx.now()
+    created = format_datetime(now)
     results: list[dict | GraphError] = []
-    for body in bodies:
+    for body, user_id in zip(bodies, ordered_ids(len(bodies))):
         try:
-            results.append(_new_user(body, now))
+            results.append(_new_user(body, now, user_id=user_id, created=created))
         except GraphError as exc:
             results.append(exc)
     wanted = [r["userPrincipalName"].lower() for r in results if isinstance(r, dict)]
