@@ -307,3 +307,36 @@ def test_a_schema_without_an_enabled_user_mapping_processes_nothing():
     schema["synchronizationRules"][0]["objectMappings"][0]["enabled"] = False
     decision = decide(BABS, schema=schema)
     assert decision.kind == "skip" and "no enabled object mapping" in decision.reason
+
+
+def test_a_plan_reads_every_attribute_as_its_own_reader_does():
+    """Attributes under one filtered item (addresses[type eq "work"].…) are read in one go; the
+    values are those of the per-attribute readers, whichever item the filter picks."""
+    schema = add_mapping(api2aad_schema(), "officeLocation", '[addresses[type eq "work"].formatted]')
+    schema = add_mapping(schema, "mobilePhone", '[phoneNumbers[type eq "mobile"].value]')
+    plan = inbound.compile_plan(schema)
+    record = copy.deepcopy(BABS)
+    record["addresses"] = [{"type": "home", "locality": "Burbank", "postalCode": 1234},
+                           {"type": "Work", "locality": "Hollywood", "postalCode": 91608, "primary": True},
+                           {"type": "work", "locality": "Studio City"}]
+    for data in (BABS, record, {"externalId": "1", "addresses": None, "phoneNumbers": {"type": "mobile"}}):
+        attributes = inbound.source_attributes(plan, data)
+        assert attributes == {name: read(data) for name, read in plan.readers.items()}
+        assert list(attributes) == list(plan.readers)
+    assert inbound.source_attributes(plan, record)['addresses[type eq "work"].postalCode'] == "91608"
+
+
+def test_a_log_entry_rendered_as_text_is_the_entry():
+    log = inbound.LogContext("tenant", "job", "cycle", "sp", 'HR "prod"', "API", "Microsoft Entra ID",
+                             ENTERPRISE, "User")
+    steps = [inbound.step("EntryImportAdd", "import", "success", "Received ü", {"active": True, "n": ["a", "b"]})]
+    for kw in ({"status": "success", "target_id": "u1", "target_name": "ann@contoso.test", "source_name": "Ann"},
+               {"status": "failure", "target_id": None, "target_name": None, "source_name": None,
+                "error_code": "AzureActiveDirectoryConflictEncountered", "reason": "taken"}):
+        entry_id, text = inbound.entry_json(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
+                                            steps=steps, modified=[("accountEnabled", None, True)], **kw)
+        rendered = json.loads(text)
+        expected = inbound.entry(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
+                                 steps=steps, modified=[("accountEnabled", None, True)], **kw)
+        expected.update(id=entry_id, changeId=rendered["changeId"])
+        assert rendered == expected

@@ -189,6 +189,7 @@ class _Filter:
     _TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<word>[A-Za-z0-9_$.:+\-]+))')
 
     def __init__(self, text: str):
+        self.text = text
         tokens: list[tuple[str, str]] = []
         position = 0
         while position < len(text):
@@ -411,6 +412,7 @@ MULTI_VALUED = frozenset({"businessPhones", "otherMails"})
 NOT_STORED_REASON = "not stored by graphsync's directory"
 
 
+@lru_cache(maxsize=1024)
 def graph_property(target: str) -> str | None:
     """The directory (Graph user) property a target attribute of the mapping is stored in."""
     name = GRAPH_NAMES.get(target, target)
@@ -428,6 +430,7 @@ class InboundPlan:
     problem: str | None = None  # why records cannot be processed (no enabled user mapping…)
     stored: ObjectRule | None = None  # the rule with only the mappings the directory stores
     not_stored: tuple[str, ...] = ()  # mapped targets the directory has no place for (not evaluated)
+    read_all: Callable[[dict], dict[str, Any]] | None = None  # every reader at once (see _reader_of_all)
 
     @property
     def source_object(self) -> str:
@@ -468,12 +471,56 @@ def compile_plan(schema: dict[str, Any]) -> InboundPlan:
     stored = dataclasses.replace(rule, attributes=[a for a in rule.attributes
                                                    if a.reference or graph_property(a.target)])
     not_stored = tuple(a.target for a in rule.plain_attributes if not graph_property(a.target))
-    return InboundPlan(rule, source_dir, target_dir, {n: compile_source(n) for n in sorted(names) if n},
-                       matching, manager, stored=stored, not_stored=not_stored)
+    ordered = [n for n in sorted(names) if n]
+    return InboundPlan(rule, source_dir, target_dir, {n: compile_source(n) for n in ordered},
+                       matching, manager, stored=stored, not_stored=not_stored, read_all=_reader_of_all(ordered))
 
 
 def source_attributes(plan: InboundPlan, data: dict) -> dict[str, Any]:
+    if plan.read_all is not None:
+        return plan.read_all(data)
     return {name: read(data) for name, read in plan.readers.items()}
+
+
+def _reader_of_all(names: list[str]) -> Callable[[dict], dict[str, Any]]:
+    """One reader of every source attribute of a plan, the same values as their compile_source
+    readers, except that attributes under one filtered multi-valued attribute
+    (``addresses[type eq "work"].locality``, ``….postalCode``…) pick that item once per record."""
+    plain: list[tuple[str, Callable[[dict], Any]]] = []
+    shared: dict[tuple[str, str], tuple[Callable[[Any], Any], list[tuple[str, Callable[[Any], Any]]]]] = {}
+    order: list[tuple[str, Any]] = []
+    for name in names:
+        head = name.split("[", 1)[0]
+        segments = None
+        if not (head.lower().startswith("urn:") and ":" in head[4:]):
+            try:
+                segments = _split_path(name)
+            except ValueError:
+                segments = None
+        if segments is None or len(segments) < 2 or segments[0][1] is None:
+            plain.append((name, compile_source(name)))
+            order.append((name, None))
+            continue
+        first_name, first_filter = segments[0]
+        key = (first_name, first_filter.text)
+        if key not in shared:
+            shared[key] = (_getter(first_name, first_filter), [])
+        shared[key][1].append((name, _chain(segments[1:])))
+        order.append((name, key))
+    groups = list(shared.values())
+    names_in_order = [name for name, _ in order]
+
+    def read_all(data: dict) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, read in plain:
+            found[name] = read(data)
+        for first, members in groups:
+            picked = first(data)
+            for name, rest in members:
+                value = None if picked is None else rest(picked)
+                found[name] = value if value is None or value.__class__ is str else _final(value)
+        return {name: found[name] for name in names_in_order}
+    return read_all
 
 
 # ------------------------------------------------------------------------------------------------
@@ -685,3 +732,46 @@ def entry(log: LogContext, *, now: str, external_id: str, action: str, status: s
         "modifiedProperties": [{"displayName": name, "oldValue": log_text(old), "newValue": log_text(new)}
                                for name, old, new in modified],
     }
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@lru_cache(maxsize=64)
+def _entry_parts(log: LogContext, now: str) -> tuple[str, str, str, str]:
+    """The JSON text of what every entry of a batch shares, cut where its own values go."""
+    shared = (f',"activityDateTime":{_dumps(now)},"tenantId":{_dumps(log.tenant_id)},'
+              f'"jobId":{_dumps(log.job_id)},"cycleId":{_dumps(log.cycle_id)},"changeId":"')
+    systems = _dumps({
+        "durationInMilliseconds": 0, "initiatedBy": INITIATOR,
+        "servicePrincipal": {"id": log.service_principal_id, "displayName": log.service_principal_name},
+        "sourceSystem": {"id": None, "displayName": log.source_directory, "details": {}},
+        "targetSystem": {"id": None, "displayName": log.target_directory,
+                         "details": {"ServicePrincipalId": log.service_principal_id,
+                                     "ServicePrincipalDisplayName": log.service_principal_name}}})[1:-1]
+    return (shared, "," + systems + ',"sourceIdentity":{"id":',
+            f',"identityType":{_dumps(log.source_object)},"details":{{}}}},"targetIdentity":{{"id":',
+            _dumps(log.target_object))
+
+
+def entry_json(log: LogContext, *, now: str, external_id: str, action: str, status: str, steps: list[dict],
+               target_id: str | None, target_name: str | None, source_name: str | None,
+               modified: list[tuple[str, Any, Any]], error_code: str | None = None, reason: str | None = None,
+               entry_id: str | None = None) -> tuple[str, str]:
+    """``entry(...)`` as (its id, its JSON text), without building the dict: a batch writes one per
+    record, and most of an entry is the same for every record of a job."""
+    shared, systems, source_tail, target_object = _entry_parts(log, now)
+    entry_id = entry_id or str(uuid.uuid4())
+    error = "null" if status != "failure" else _dumps({
+        "errorCode": error_code, "reason": reason, "additionalDetails": None,
+        "errorCategory": "nonServiceFailure", "recommendedAction": None})
+    text = "".join((
+        '{"id":', _dumps(entry_id), shared, str(uuid.uuid4()), '","provisioningAction":', _dumps(action),
+        systems, _dumps(external_id), ',"displayName":', _dumps(source_name or ""), source_tail,
+        _dumps(target_id or ""), ',"displayName":', _dumps(target_name or ""), ',"identityType":', target_object,
+        ',"details":', f'{{"UserPrincipalName":{_dumps(target_name)}}}' if target_name else "{}",
+        '},"provisioningStatusInfo":{"status":', _dumps(status), ',"errorInformation":', error,
+        '},"provisioningSteps":', _dumps(steps), ',"modifiedProperties":',
+        _dumps([{"displayName": name, "oldValue": log_text(old), "newValue": log_text(new)}
+                for name, old, new in modified]), "}"))
+    return entry_id, text

@@ -26,14 +26,18 @@ Job status: a run over a job's backlog is one "cycle"; its counters are kept in 
 from __future__ import annotations
 
 import copy
+import gc
+import json
 import logging
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, select, update
+from sqlalchemy import Text, and_, bindparam, cast, delete, exists, func, insert, literal_column, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from graphsync import expressions
 from graphsync.engine import inbound as engine
@@ -51,8 +55,9 @@ log = logging.getLogger("graphsync.inbound")
 
 INBOUND_TEMPLATES = ("api2aad",)
 # Records per transaction. A batch holds the tenant's directory writer lock (and, on SQLite, the
-# database) while it runs: about 3 ms a record with the per-object directory writers, so ~0.3 s.
-BATCH_SIZE = 100
+# database) while it runs: about 0.15 ms a record, so ~0.15 s; larger batches spread what each
+# transaction costs anyway (the job row, the plan, the commit) over more records.
+BATCH_SIZE = 1000
 MAX_ATTEMPTS = 3  # a record whose processing keeps failing unexpectedly is given up after this many tries
 CHUNK = 500
 RATE_LIMITER = engine.RateLimiter()
@@ -208,9 +213,25 @@ class _Run:
     now: str
 
 
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """A batch makes a few hundred thousand objects that live until it ends and are freed by
+    reference counting (they form no cycles). Meanwhile the cycle collector would walk the whole
+    heap over and over for them: about a sixth of the processing time. Paused for the batch;
+    cycles made meanwhile (by this thread or another) are collected once it is back on."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _batch(runtime, ref: JobRef, limit: int, only_seq: int | None = None) -> int:
     """Apply up to ``limit`` staged records of the job in one transaction; returns how many."""
-    with runtime.unit(ref.tenant_id) as ctx:
+    with _cycle_collection_paused(), runtime.unit(ref.tenant_id) as ctx:
         row = _lock_job(ctx, ref)
         if row is None or row.doc["schedule"]["state"] != "Active":
             return 0
@@ -251,7 +272,7 @@ def _prepare(ctx: Context, ref: JobRef, row, cycle_id: str) -> _Run:
     owner_doc = sp or applications.get_application(ctx, ref.owner_id)
     secrets = synchronization.read_secrets(ctx, synchronization.resolve_owner(ctx, kind, ref.owner_id))
     tenant = get_tenant(ctx.conn, ref.tenant_id)
-    plan = engine.compile_plan(row.schema)
+    plan = _plan(row.schema)
     log_context = engine.LogContext(
         tenant_id=ref.tenant_id, job_id=ref.job_id, cycle_id=cycle_id, service_principal_id=ref.owner_id,
         service_principal_name=owner_doc.get("displayName") or "", source_directory=plan.source_directory,
@@ -260,6 +281,20 @@ def _prepare(ctx: Context, ref: JobRef, row, cycle_id: str) -> _Run:
                                             default_domain=tenant.default_domain if tenant else None)
     skip = (secrets.get("SkipOutOfScopeDeletions") or "").strip().lower() in ("true", "1")
     return _Run(plan, log_context, context, skip, format_datetime(ctx.now()))
+
+
+_plans: dict[str, engine.InboundPlan] = {}
+
+
+def _plan(schema: dict) -> engine.InboundPlan:
+    """The job's compiled plan; compiled once per schema, not once per batch."""
+    key = json.dumps(schema, sort_keys=True)
+    plan = _plans.get(key)
+    if plan is None:
+        if len(_plans) >= 32:
+            _plans.clear()
+        plan = _plans[key] = engine.compile_plan(schema)
+    return plan
 
 
 # -- applying a batch ------------------------------------------------------------------------
@@ -648,20 +683,20 @@ def _resolve_waiting(ctx: Context, run: _Run, ref: JobRef, records: list[_Record
 # -- writing the outcome -----------------------------------------------------------------------
 
 def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
-    entries = []
-    for record in records:
+    now = ctx.now()
+    rows = []
+    for record, entry_id in zip(records, directory.ordered_ids(len(records))):
         code, reason = record.error or (None, None)
         source_name = record.attributes.get("displayName") if record.attributes else None
-        entries.append(engine.entry(
+        entry_id, text = engine.entry_json(
             run.log, now=run.now, external_id=record.external_id, action=record.action, status=record.status,
             steps=record.steps, target_id=record.user_id, target_name=record.after_name,
             source_name=source_name if isinstance(source_name, str) else None, modified=record.modified,
-            error_code=code, reason=reason))
-    now = ctx.now()
-    ctx.conn.execute(insert(provisioning_logs), [
-        {"tenant_id": ref.tenant_id, "id": e["id"], "job_id": ref.job_id, "cycle_id": e["cycleId"],
-         "activity_at": now, "action": e["provisioningAction"], "status": e["provisioningStatusInfo"]["status"],
-         "source_id": e["sourceIdentity"]["id"][:64], "doc": e} for e in entries])
+            error_code=code, reason=reason, entry_id=entry_id)
+        rows.append({"tenant_id": ref.tenant_id, "id": entry_id, "job_id": ref.job_id, "cycle_id": run.log.cycle_id,
+                     "activity_at": now, "action": record.action, "status": record.status,
+                     "source_id": record.external_id[:64], "doc_text": text})
+    ctx.conn.execute(insert(provisioning_logs).values(doc=_json_text(ctx, "doc_text")), rows)
     staged = [r for r in records if r.seq]
     done = [r.seq for r in staged if r.status != "failure"]
     for start in range(0, len(done), CHUNK):
@@ -671,6 +706,12 @@ def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
     if failed:
         ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq == bindparam("s"))
                          .values(status="failed", processed_at=now, error=bindparam("e")), failed)
+
+
+def _json_text(ctx: Context, name: str):
+    """A bind parameter for a JSON column that takes JSON text as it is (already encoded)."""
+    param = bindparam(name, type_=Text)
+    return cast(param, JSONB) if ctx.conn.dialect.name == "postgresql" else param
 
 
 def _isolate(runtime, ref: JobRef) -> int:
