@@ -22,6 +22,7 @@ import httpx
 
 import uvicorn
 
+from graphsync import codec
 from graphsync.config import Settings
 
 
@@ -75,6 +76,7 @@ class EmulatorServer:
 
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+_SCIM_HEADERS = {"content-type": "application/scim+json"}
 
 
 class InMemoryScimTarget:
@@ -134,7 +136,7 @@ class InMemoryScimTarget:
                 if kind == "Bulk":
                     target.bulk_calls += 1
                 ident = parts[-1] if parts[-1] not in target.resources else None
-                parsed = json.loads(content) if content else None
+                parsed = codec.loads(content) if content else None
                 if target.token and request.headers.get("authorization") != f"Bearer {target.token}":
                     status, payload = 401, {"status": "401", "detail": "bad token"}
                 elif target.fail and (forced := target.fail(request.method, kind, parsed)):
@@ -142,7 +144,9 @@ class InMemoryScimTarget:
                 else:
                     status, payload = target.handle(request.method, kind, ident,
                                                     parse_qs(request.url.query.decode()), parsed)
-                return httpx.Response(status, json=payload) if payload is not None else httpx.Response(status)
+                if payload is None:
+                    return httpx.Response(status)
+                return httpx.Response(status, content=codec.dumps_bytes(payload), headers=_SCIM_HEADERS)
 
         return Direct()
 

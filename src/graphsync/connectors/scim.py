@@ -9,7 +9,6 @@ concurrency and Entra's error taxonomy.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ import urllib.request
 from urllib.parse import quote
 
 import httpx
+
+from graphsync import codec
 
 SCIM_JSON = "application/scim+json"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -172,7 +173,7 @@ class ScimClient:
 
     async def _call(self, method: str, path: str, *, params: dict | None = None,
                     json_body: Any = None) -> Any:
-        content = json.dumps(json_body).encode() if json_body is not None else None
+        content = codec.dumps_bytes(json_body) if json_body is not None else None
         headers = self._json_headers if content is not None else self._headers
         url = httpx.URL(self.base + path, params=params) if params else self.base + path
         attempt = 0
@@ -230,7 +231,7 @@ def _json(response: httpx.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
+        return codec.loads(response.content)
     except ValueError:
         raise ScimError(f"the target answered {response.status_code} with a body that is not JSON",
                         status=response.status_code,

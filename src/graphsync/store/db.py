@@ -12,6 +12,8 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
+from graphsync import codec
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -48,17 +50,20 @@ class Database:
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
-            engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+            engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False},
+                                   json_serializer=codec.dumps, json_deserializer=codec.loads)
         else:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                   json_serializer=codec.dumps, json_deserializer=codec.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         json_serializer=codec.dumps, json_deserializer=codec.loads)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
