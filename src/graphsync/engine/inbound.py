@@ -734,7 +734,10 @@ def entry(log: LogContext, *, now: str, external_id: str, action: str, status: s
     }
 
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+try:  # the project's fast JSON codec (orjson) where it is installed; compact JSON either way
+    from graphsync.codec import dumps as _dumps
+except ImportError:
+    _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @lru_cache(maxsize=64)

@@ -36,8 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Text, and_, bindparam, cast, delete, exists, func, insert, literal_column, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, select, update
 
 from graphsync import expressions
 from graphsync.engine import inbound as engine
@@ -100,9 +99,9 @@ def stage(ctx: Context, owner: Owner, job_id: str, operations: list[engine.Opera
                          f"'{engine.SETTING_MAX_OPERATIONS}' raises or, with 0, lifts the limit).",
                          code="TooManyOperations")
     now = ctx.now()
-    ctx.conn.execute(insert(inbound_records), [
-        {"tenant_id": ctx.tenant_id, "job_id": job_id, "received_at": now, "bulk_id": op.bulk_id, "data": op.data,
-         "status": "pending", "attempts": 0} for op in operations])
+    directory.insert_rows(ctx, inbound_records, ("tenant_id", "job_id", "received_at", "bulk_id", "data", "status",
+                                                 "attempts"),
+                          [(ctx.tenant_id, job_id, now, op.bulk_id, op.data, "pending", 0) for op in operations])
     return len(operations)
 
 
@@ -520,9 +519,8 @@ def _save_links(ctx: Context, ref: JobRef, new_links: dict[str, str]) -> None:
             inbound_links.c.tenant_id == ref.tenant_id, inbound_links.c.job_id == ref.job_id,
             inbound_links.c.external_id.in_(ids[start:start + CHUNK])))
     now = ctx.now()
-    ctx.conn.execute(insert(inbound_links), [
-        {"tenant_id": ref.tenant_id, "job_id": ref.job_id, "external_id": ext, "user_id": uid, "updated_at": now}
-        for ext, uid in new_links.items()])
+    directory.insert_rows(ctx, inbound_links, ("tenant_id", "job_id", "external_id", "user_id", "updated_at"),
+                          [(ref.tenant_id, ref.job_id, ext, uid, now) for ext, uid in new_links.items()])
 
 
 def _match_expression(ctx: Context, prop: str):
@@ -693,10 +691,10 @@ def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
             steps=record.steps, target_id=record.user_id, target_name=record.after_name,
             source_name=source_name if isinstance(source_name, str) else None, modified=record.modified,
             error_code=code, reason=reason, entry_id=entry_id)
-        rows.append({"tenant_id": ref.tenant_id, "id": entry_id, "job_id": ref.job_id, "cycle_id": run.log.cycle_id,
-                     "activity_at": now, "action": record.action, "status": record.status,
-                     "source_id": record.external_id[:64], "doc_text": text})
-    ctx.conn.execute(insert(provisioning_logs).values(doc=_json_text(ctx, "doc_text")), rows)
+        rows.append((ref.tenant_id, entry_id, ref.job_id, run.log.cycle_id, now, record.action, record.status,
+                     record.external_id[:64], text))
+    directory.insert_rows(ctx, provisioning_logs, ("tenant_id", "id", "job_id", "cycle_id", "activity_at", "action",
+                                                   "status", "source_id", "doc"), rows, json_text=("doc",))
     staged = [r for r in records if r.seq]
     done = [r.seq for r in staged if r.status != "failure"]
     for start in range(0, len(done), CHUNK):
@@ -706,12 +704,6 @@ def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
     if failed:
         ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq == bindparam("s"))
                          .values(status="failed", processed_at=now, error=bindparam("e")), failed)
-
-
-def _json_text(ctx: Context, name: str):
-    """A bind parameter for a JSON column that takes JSON text as it is (already encoded)."""
-    param = bindparam(name, type_=Text)
-    return cast(param, JSONB) if ctx.conn.dialect.name == "postgresql" else param
 
 
 def _isolate(runtime, ref: JobRef) -> int:
