@@ -41,7 +41,8 @@ class MemorySource:
     def page(self, object_type, after_id, size):
         if object_type != "user":
             return []
-        ids = sorted(i for i in self.users if after_id is None or i > after_id)[:size]
+        ids = sorted(i for i, doc in self.users.items() if (after_id is None or i > after_id)
+                     and not doc.get("deletedDateTime"))[:size]  # pages hold live objects, as the directory's
         return [self.users[i] for i in ids]
 
     def get(self, object_type, ids):
@@ -76,8 +77,10 @@ class MemoryStore:
     def links(self, object_type, source_ids):
         return {s: self.link_rows[(object_type, s)] for s in source_ids if (object_type, s) in self.link_rows}
 
-    def all_link_ids(self, object_type):
-        return {s for t, s in self.link_rows if t == object_type}
+    def link_ids(self, object_type, after, upto, limit=None):
+        ids = sorted(s for t, s in self.link_rows if t == object_type
+                     and (after is None or s > after) and (upto is None or s <= upto))
+        return ids[:limit] if limit else ids
 
     def target_ids(self, object_type, source_ids):
         return {s: link.target_id for s, link in self.links(object_type, source_ids).items()}
@@ -138,6 +141,21 @@ def test_links_lost_after_a_crash_are_matched_not_duplicated():
     result = run(source, store, target, clock, initial=True)
     assert len(target.resources["Users"]) == 50 and len(store.link_rows) == 50
     assert result.exported == 0
+
+
+def test_an_initial_cycle_disables_soft_deleted_and_deletes_hard_deleted_objects():
+    """After a restart, linked objects missing from the live pages are looked up: a soft-deleted
+    user is disabled in the target, a hard-deleted one is deleted."""
+    source, store, target, clock = MemorySource([user(i) for i in range(450)]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+    run(source, store, target, clock, initial=True)
+    soft, hard = store.link_rows[("user", "u0201")].target_id, store.link_rows[("user", "u0399")].target_id
+    source.users["u0201"]["deletedDateTime"] = "2026-11-01T00:00:00Z"
+    del source.users["u0399"]
+    result = run(source, store, target, clock, initial=True)
+    assert target.resources["Users"][soft]["active"] is False
+    assert hard not in target.resources["Users"] and ("user", "u0399") not in store.link_rows
+    assert len(target.resources["Users"]) == 449 and result.exported == 2
 
 
 def test_incremental_cycle_sends_only_what_changed():

@@ -145,21 +145,26 @@ class Cycle:
 
     # ------------------------------------------------------------------------------------------
     async def _initial(self, rule: ObjectRule) -> None:
+        """Source pages in id order, merged with the links in the same order: a link between two
+        pages' ids that is not in the page belongs to an object that is soft-deleted (the pages
+        hold live objects) or gone. Memory follows the page size, not the directory size."""
         object_type = _object_type(rule)
         await self._build_index(rule)
-        seen: set[str] = set()
         after = None
         while True:
             page = self.source.page(object_type, after, PAGE_SIZE)
+            upto = page[-1]["id"] if page else None
+            ids = {doc["id"] for doc in page}
+            missing = [sid for sid in self.store.link_ids(object_type, after, upto) if sid not in ids]
+            if page:
+                await self._process_page(rule, {doc["id"]: doc for doc in page})
+            for start in range(0, len(missing), PAGE_SIZE):
+                chunk = missing[start:start + PAGE_SIZE]
+                docs = self.source.get(object_type, chunk)  # soft-deleted ones are still there
+                await self._process_page(rule, {sid: docs.get(sid) for sid in chunk})
             if not page:
                 break
-            after = page[-1]["id"]
-            seen.update(doc["id"] for doc in page)
-            await self._process_page(rule, {doc["id"]: doc for doc in page})
-        # linked objects that no longer exist in the source at all were hard-deleted
-        gone = sorted(self.store.all_link_ids(object_type) - seen)
-        for start in range(0, len(gone), PAGE_SIZE):
-            await self._process_page(rule, {sid: None for sid in gone[start:start + PAGE_SIZE]})
+            after = upto
         self._index.pop(rule.resource, None)
 
     async def _build_index(self, rule: ObjectRule) -> None:
@@ -231,7 +236,8 @@ class Cycle:
             if outcome.status == "deferred":  # decided again once the cycle's deletes are counted
                 continue
             self.result.imported += 1
-            self.touched[object_type].add(sid)
+            if not self.result.initial:  # an initial cycle touches everything; the set would hold the directory
+                self.touched[object_type].add(sid)
             if outcome.status == "failure":
                 failed.append(self._escrow(object_type, sid, outcome, previous.get(sid)))
             else:
@@ -435,12 +441,7 @@ class Cycle:
             if not references:
                 continue
             object_type = _object_type(rule)
-            ids = set(self.touched[object_type])
-            if rule.group and not self.result.initial:  # an initial cycle touched every group already
-                ids.update(self.source.groups_of(sorted(self.touched["user"])))
-            ids = sorted(ids)
-            for start in range(0, len(ids), PAGE_SIZE):
-                chunk = ids[start:start + PAGE_SIZE]
+            for chunk in self._reference_pages(rule):
                 links = self.store.links(object_type, chunk)
                 related = self.source.members_of(chunk) if rule.group else self.source.managers_of(chunk)
                 targets = self._target_ids_of(related.values(), group=rule.group)
@@ -451,6 +452,24 @@ class Cycle:
                 self.store.save_escrows(failed)  # a failed reference is retried like any object
                 self.result.escrowed += len(failed)
                 self._flush_logs()
+
+    def _reference_pages(self, rule: ObjectRule):
+        """Ids whose references may have changed, in pages: every linked object after an initial
+        cycle (read from the store page by page), else what the cycle touched and the groups of
+        touched users."""
+        object_type = _object_type(rule)
+        if self.result.initial:
+            after = None
+            while chunk := self.store.link_ids(object_type, after, None, limit=PAGE_SIZE):
+                yield chunk
+                after = chunk[-1]
+            return
+        ids = set(self.touched[object_type])
+        if rule.group:
+            ids.update(self.source.groups_of(sorted(self.touched["user"])))
+        ids = sorted(ids)
+        for start in range(0, len(ids), PAGE_SIZE):
+            yield ids[start:start + PAGE_SIZE]
 
     def _target_ids_of(self, related, *, group: bool) -> dict[tuple[str, str], str]:
         """One query per object type for the target ids of a page's members or managers."""

@@ -42,11 +42,15 @@ class DatabaseStateStore:
                     found[row.source_id] = Link(object_type, row.source_id, row.target_id, dict(row.exported))
             return found
 
-    def all_link_ids(self, object_type: ObjectType) -> set[str]:
+    def link_ids(self, object_type: ObjectType, after: str | None, upto: str | None,
+                 limit: int | None = None) -> list[str]:
+        query = select(sync_links.c.source_id).where(self._where(sync_links), sync_links.c.object_type == object_type)
+        if after is not None:
+            query = query.where(sync_links.c.source_id > after)
+        if upto is not None:
+            query = query.where(sync_links.c.source_id <= upto)
         with self._unit() as ctx:
-            rows = ctx.conn.execute(select(sync_links.c.source_id).where(
-                self._where(sync_links), sync_links.c.object_type == object_type))
-            return {r.source_id for r in rows}
+            return list(ctx.conn.execute(query.order_by(sync_links.c.source_id).limit(limit)).scalars())
 
     def target_ids(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, str]:
         with self._unit() as ctx:
