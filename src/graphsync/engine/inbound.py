@@ -105,7 +105,8 @@ def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
         where = f"Operations[{index}]"
         if not isinstance(operation, dict):
             raise BadRequest(f"{where} must be a JSON object.")
-        extra = sorted(k for k in operation if k.lower() not in ("method", "path", "bulkid", "data", "version"))
+        extra = () if operation.keys() <= _OPERATION_KEYS else \
+            sorted(k for k in operation if k.lower() not in ("method", "path", "bulkid", "data", "version"))
         if extra:
             raise BadRequest(f"{where}: the property '{extra[0]}' does not exist on a bulk operation.")
         method = _key(operation, "method")
@@ -113,7 +114,7 @@ def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
             raise BadRequest(f"{where}.method is {json.dumps(method)}: /bulkUpload only accepts POST operations "
                              "(the provisioning service decides whether to create, update, enable or disable).")
         path = _key(operation, "path")
-        if not isinstance(path, str) or path.strip().rstrip("/").lower() != "/users":
+        if path != "/Users" and (not isinstance(path, str) or path.strip().rstrip("/").lower() != "/users"):
             raise BadRequest(f"{where}.path is {json.dumps(path)}: /bulkUpload only accepts the path /Users.")
         bulk_id = _key(operation, "bulkId")
         if not isinstance(bulk_id, str) or not bulk_id.strip() or len(bulk_id) > MAX_ID_LENGTH:
@@ -127,7 +128,7 @@ def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
             raise BadRequest(f"{where}.data must be a SCIM user (a JSON object).")
         data_schemas = _key(data, "schemas")
         if not isinstance(data_schemas, list) or not all(isinstance(s, str) for s in data_schemas) \
-                or CORE_USER.lower() not in {s.lower() for s in data_schemas}:
+                or (CORE_USER not in data_schemas and CORE_USER.lower() not in {s.lower() for s in data_schemas}):
             raise BadRequest(f"{where}.data.schemas must list \"{CORE_USER}\" (and the extension schemas the "
                              "record uses).")
         external_id = _key(data, ANCHOR)
@@ -138,6 +139,9 @@ def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
                              f"system (a string of at most {MAX_ID_LENGTH} characters).")
         parsed.append(Operation(bulk_id, external_id, data))
     return parsed
+
+
+_OPERATION_KEYS = frozenset({"method", "path", "bulkId", "data", "version"})
 
 
 class RateLimiter:

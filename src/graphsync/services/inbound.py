@@ -230,7 +230,12 @@ def _cycle_collection_paused() -> Iterator[None]:
 
 def _batch(runtime, ref: JobRef, limit: int, only_seq: int | None = None) -> int:
     """Apply up to ``limit`` staged records of the job in one transaction; returns how many."""
-    with _cycle_collection_paused(), runtime.unit(ref.tenant_id) as ctx:
+    with _cycle_collection_paused():  # re-enabled once the batch's objects are freed, on return
+        return _batch_transaction(runtime, ref, limit, only_seq)
+
+
+def _batch_transaction(runtime, ref: JobRef, limit: int, only_seq: int | None) -> int:
+    with runtime.unit(ref.tenant_id) as ctx:
         row = _lock_job(ctx, ref)
         if row is None or row.doc["schedule"]["state"] != "Active":
             return 0
