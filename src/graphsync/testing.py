@@ -11,7 +11,6 @@ Each test can take its own tenant; tenants never see each other's data.
 """
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -108,7 +107,7 @@ class InMemoryScimTarget:
         if kind == "Bulk":
             self.bulk_calls += 1
         ident = parts[-1] if parts[-1] not in self.resources else None
-        parsed = json.loads(body) if body else None
+        parsed = codec.loads(body) if body else None
         headers = dict(scope["headers"])
         if self.token and headers.get(b"authorization") != f"Bearer {self.token}".encode():
             status, payload = 401, {"status": "401", "detail": "bad token"}
@@ -117,7 +116,7 @@ class InMemoryScimTarget:
         else:
             status, payload = self.handle(scope["method"], kind, ident, parse_qs(scope["query_string"].decode()),
                                           parsed)
-        data = json.dumps(payload).encode() if payload is not None else b""
+        data = codec.dumps_bytes(payload) if payload is not None else b""
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/scim+json")]})
         await send({"type": "http.response.body", "body": data})

@@ -27,6 +27,42 @@ ESCROW_BACKOFF = (timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
 ESCROW_GIVE_UP = timedelta(days=28)
 
 
+class _Pipeline:
+    """Up to ``depth`` pages in flight: the next page's requests queue behind the current page's
+    while its links and logs are written, so the target never idles between pages (and never
+    sees a page's worth of connections opened at once)."""
+
+    def __init__(self, depth: int = 2):
+        self.depth = depth
+        self.running: set[asyncio.Future] = set()
+
+    async def add(self, work) -> None:
+        self.running.add(asyncio.ensure_future(work))
+        while len(self.running) >= self.depth:
+            await self._wait()
+
+    async def drain(self) -> None:
+        while self.running:
+            await self._wait()
+
+    async def _wait(self) -> None:
+        done, self.running = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a page's failure (pause, rejected credentials) ends the pass
+
+    async def __aenter__(self) -> _Pipeline:
+        return self
+
+    async def __aexit__(self, kind, *exc) -> None:
+        # pages already in flight finish (and save their links) even when another page failed
+        # or found the job paused: what was sent to the target is never left unlinked
+        try:
+            if kind is None:
+                await self.drain()
+        finally:
+            await asyncio.gather(*self.running, return_exceptions=True)
+
+
 class CredentialsRejected(Exception):
     """The target refused our credentials: the job must stop and be quarantined."""
 
@@ -151,20 +187,21 @@ class Cycle:
         object_type = _object_type(rule)
         await self._build_index(rule)
         after = None
-        while True:
-            page = self.source.page(object_type, after, PAGE_SIZE)
-            upto = page[-1]["id"] if page else None
-            ids = {doc["id"] for doc in page}
-            missing = [sid for sid in self.store.link_ids(object_type, after, upto) if sid not in ids]
-            if page:
-                await self._process_page(rule, {doc["id"]: doc for doc in page})
-            for start in range(0, len(missing), PAGE_SIZE):
-                chunk = missing[start:start + PAGE_SIZE]
-                docs = self.source.get(object_type, chunk)  # soft-deleted ones are still there
-                await self._process_page(rule, {sid: docs.get(sid) for sid in chunk})
-            if not page:
-                break
-            after = upto
+        async with _Pipeline() as pipeline:
+            while True:
+                page = self.source.page(object_type, after, PAGE_SIZE)
+                upto = page[-1]["id"] if page else None
+                ids = {doc["id"] for doc in page}
+                missing = [sid for sid in self.store.link_ids(object_type, after, upto) if sid not in ids]
+                if page:
+                    await pipeline.add(self._process_page(rule, {doc["id"]: doc for doc in page}))
+                for start in range(0, len(missing), PAGE_SIZE):
+                    chunk = missing[start:start + PAGE_SIZE]
+                    docs = self.source.get(object_type, chunk)  # soft-deleted ones are still there
+                    await pipeline.add(self._process_page(rule, {sid: docs.get(sid) for sid in chunk}))
+                if not page:
+                    break
+                after = upto
         self._index.pop(rule.resource, None)
 
     async def _build_index(self, rule: ObjectRule) -> None:
@@ -205,10 +242,11 @@ class Cycle:
         self.total = sum(len(ids) for ids in affected.values())
         for rule in self.rules:
             ids = sorted(i for i in affected.get(_object_type(rule), set()) if i)
-            for start in range(0, len(ids), PAGE_SIZE):
-                chunk = ids[start:start + PAGE_SIZE]
-                docs = self.source.get(_object_type(rule), chunk)
-                await self._process_page(rule, {sid: docs.get(sid) for sid in chunk})
+            async with _Pipeline() as pipeline:
+                for start in range(0, len(ids), PAGE_SIZE):
+                    chunk = ids[start:start + PAGE_SIZE]
+                    docs = self.source.get(_object_type(rule), chunk)
+                    await pipeline.add(self._process_page(rule, {sid: docs.get(sid) for sid in chunk}))
 
     async def _retry_escrows(self) -> None:
         due = self.store.escrows_due(self.now())
@@ -440,18 +478,21 @@ class Cycle:
             references = rule.reference_attributes
             if not references:
                 continue
-            object_type = _object_type(rule)
-            for chunk in self._reference_pages(rule):
-                links = self.store.links(object_type, chunk)
-                related = self.source.members_of(chunk) if rule.group else self.source.managers_of(chunk)
-                targets = self._target_ids_of(related.values(), group=rule.group)
-                updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid), targets)
-                                                 for sid in chunk if sid in links))
-                self.store.save_links([link for link, _ in updated if link is not None])
-                failed = [failure for _, failure in updated if failure is not None]
-                self.store.save_escrows(failed)  # a failed reference is retried like any object
-                self.result.escrowed += len(failed)
-                self._flush_logs()
+            async with _Pipeline() as pipeline:
+                for chunk in self._reference_pages(rule):
+                    await pipeline.add(self._reference_page(rule, chunk))
+
+    async def _reference_page(self, rule: ObjectRule, chunk: list[str]) -> None:
+        links = self.store.links(_object_type(rule), chunk)
+        related = self.source.members_of(chunk) if rule.group else self.source.managers_of(chunk)
+        targets = self._target_ids_of(related.values(), group=rule.group)
+        updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid), targets)
+                                         for sid in chunk if sid in links))
+        self.store.save_links([link for link, _ in updated if link is not None])
+        failed = [failure for _, failure in updated if failure is not None]
+        self.store.save_escrows(failed)  # a failed reference is retried like any object
+        self.result.escrowed += len(failed)
+        self._flush_logs()
 
     def _reference_pages(self, rule: ObjectRule):
         """Ids whose references may have changed, in pages: every linked object after an initial
