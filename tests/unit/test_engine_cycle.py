@@ -3,6 +3,7 @@ weeks in milliseconds, credential failures."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import httpx
@@ -73,6 +74,10 @@ class MemoryStore:
         self.link_rows: dict[tuple[str, str], Link] = {}
         self.escrow_rows: dict[tuple[str, str], Escrow] = {}
         self.logs: list[dict] = []
+
+    @contextlib.contextmanager
+    def transaction(self):
+        yield
 
     def links(self, object_type, source_ids):
         return {s: self.link_rows[(object_type, s)] for s in source_ids if (object_type, s) in self.link_rows}

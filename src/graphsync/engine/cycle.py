@@ -287,12 +287,13 @@ class Cycle:
             if outcome.status == "success" and outcome.action in ("create", "update", "disable", "delete"):
                 self.result.exported += 1
             self._log(rule, sid, doc, outcome)
-        self.store.save_links(saved)
-        self.store.drop_links(object_type, dropped)
-        self.store.clear_escrows(succeeded)
-        self.store.save_escrows(failed)
+        with self.store.transaction():
+            self.store.save_links(saved)
+            self.store.drop_links(object_type, dropped)
+            self.store.clear_escrows(succeeded)
+            self.store.save_escrows(failed)
+            self._flush_logs()
         self.result.escrowed += len(failed)
-        self._flush_logs()
         if self.on_progress is not None:
             self.on_progress(self.result.imported, max(self.total, self.result.imported))
 
@@ -488,11 +489,12 @@ class Cycle:
         targets = self._target_ids_of(related.values(), group=rule.group)
         updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid), targets)
                                          for sid in chunk if sid in links))
-        self.store.save_links([link for link, _ in updated if link is not None])
         failed = [failure for _, failure in updated if failure is not None]
-        self.store.save_escrows(failed)  # a failed reference is retried like any object
+        with self.store.transaction():
+            self.store.save_links([link for link, _ in updated if link is not None])
+            self.store.save_escrows(failed)  # a failed reference is retried like any object
+            self._flush_logs()
         self.result.escrowed += len(failed)
-        self._flush_logs()
 
     def _reference_pages(self, rule: ObjectRule):
         """Ids whose references may have changed, in pages: every linked object after an initial

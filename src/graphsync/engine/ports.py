@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ContextManager, Protocol
 
 ObjectType = str  # "user" | "group"
 
@@ -65,6 +65,10 @@ class Escrow:
 
 
 class StateStore(Protocol):
+    def transaction(self) -> ContextManager[None]:
+        """The calls made inside commit together (or not at all)."""
+        ...
+
     def links(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, Link]: ...
     def link_ids(self, object_type: ObjectType, after: str | None, upto: str | None,
                  limit: int | None = None) -> list[str]:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, ContextManager
+from contextlib import contextmanager, nullcontext
+from typing import Any, Callable, ContextManager, Iterator
 
-from sqlalchemy import and_, delete, func, insert, select, tuple_
+from sqlalchemy import and_, delete, func, insert, select
 
 from graphsync.engine.ports import Escrow, Link, ObjectType
 from graphsync.services.context import Context
@@ -23,9 +24,23 @@ class DatabaseStateStore:
     (a cycle killed half-way leaves every finished page linked)."""
 
     def __init__(self, unit: Callable[[], ContextManager[Context]], tenant_id: str, job_id: str):
-        self._unit = unit
+        self._new_unit = unit
+        self._open: Context | None = None
         self.tenant_id = tenant_id
         self.job_id = job_id
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Calls inside share one transaction: a page's links, escrows and logs commit together."""
+        with self._new_unit() as ctx:
+            self._open = ctx
+            try:
+                yield
+            finally:
+                self._open = None
+
+    def _unit(self) -> ContextManager[Context]:
+        return nullcontext(self._open) if self._open is not None else self._new_unit()
 
     def _where(self, table):
         return and_(table.c.tenant_id == self.tenant_id, table.c.job_id == self.job_id)
@@ -134,10 +149,12 @@ class DatabaseStateStore:
                 self._clear_escrows(ctx, keys)
 
     def _clear_escrows(self, ctx: Context, keys: list[tuple[ObjectType, str]]) -> None:
-        for start in range(0, len(keys), CHUNK):
-            ctx.conn.execute(delete(sync_escrows).where(
-                self._where(sync_escrows),
-                tuple_(sync_escrows.c.object_type, sync_escrows.c.source_id).in_(keys[start:start + CHUNK])))
+        for object_type in {kind for kind, _ in keys}:
+            ids = [sid for kind, sid in keys if kind == object_type]
+            for start in range(0, len(ids), CHUNK):
+                ctx.conn.execute(delete(sync_escrows).where(
+                    self._where(sync_escrows), sync_escrows.c.object_type == object_type,
+                    sync_escrows.c.source_id.in_(ids[start:start + CHUNK])))
 
     # -- logs -----------------------------------------------------------------------------------
     def write_logs(self, entries: list[dict[str, Any]]) -> None:
