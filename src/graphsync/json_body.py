@@ -20,7 +20,9 @@ def load_object(raw: bytes, *, prefix: str = "", expected: str = "a JSON object"
     if not isinstance(body, dict):
         raise BadRequest(f"{prefix}The request body must be {expected}.")
     try:
-        nul = has_nul(body)
+        # a NUL can only come from a \u0000 escape or a raw NUL byte (which UTF-16/32 bodies are
+        # full of): without either, the walk over the whole document is skipped
+        nul = (b"\\u0000" in raw or b"\x00" in raw) and has_nul(body)
     except RecursionError:
         raise BadRequest(f"{prefix}The request body is nested too deeply.") from None
     if nul:

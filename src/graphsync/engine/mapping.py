@@ -3,6 +3,7 @@ the matching attributes in priority order, the scoping filter and what the targe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from graphsync import expressions
@@ -43,11 +44,11 @@ class ObjectRule:
     def resource(self) -> str:
         return "Groups" if self.group else "Users"
 
-    @property
+    @cached_property  # read for every object; the attributes don't change once compiled
     def plain_attributes(self) -> list[AttributeRule]:
         return [a for a in self.attributes if not a.reference]
 
-    @property
+    @cached_property
     def reference_attributes(self) -> list[AttributeRule]:
         return [a for a in self.attributes if a.reference]
 
