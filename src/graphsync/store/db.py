@@ -15,6 +15,7 @@ from sqlalchemy.pool import StaticPool
 from graphsync import codec
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_SECONDS = 60  # SQLite: how long a transaction waits for another process's write to end
 
 
 class Database:
@@ -56,14 +57,30 @@ def _create_engine(url: str) -> Engine:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
                                    json_serializer=codec.dumps, json_deserializer=codec.loads)
+            # Other processes (a 'graphsync worker' beside 'graphsync serve') may write the same
+            # file. pysqlite would begin a transaction only at its first write, so what it read
+            # before could change underneath it (a lost update of a job row), and upgrading a read
+            # to a write fails at once with SQLITE_BUSY instead of waiting. BEGIN IMMEDIATE takes
+            # the write lock first (waiting up to the busy timeout): a transaction sees no other
+            # process's writes between its reads and its writes.
+            event.listen(engine, "connect", _sqlite_manual_transactions)
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                          json_serializer=codec.dumps, json_deserializer=codec.loads)
+
+
+def _sqlite_manual_transactions(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # the driver emits no BEGIN of its own
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
