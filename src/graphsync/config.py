@@ -33,8 +33,11 @@ class Settings(BaseSettings):
         default="replace",
         description="PATCH on a schema (what the SDK sends): 'replace' = same as PUT; 'reject' = 404 like Entra.",
     )
-    engine: bool = Field(default=True, description="Run provisioning cycles in this process.")
+    engine: bool = Field(default=True, description="Run provisioning cycles in this process (serve --no-engine: "
+                                                   "API only, 'graphsync worker' processes run them).")
     engine_poll_seconds: float = 1.0
+    lease_seconds: float = Field(default=60.0, gt=0, description="Lifetime of a job lease: a job whose process "
+                                                               "died is taken over this long after its last renewal.")
     log_retention_days: int = Field(default=30, description="Provisioning logs older than this are purged.")
     oidc_issuer: str = ""
     oidc_audience: str = ""

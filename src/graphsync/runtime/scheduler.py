@@ -3,6 +3,12 @@
 One cycle at a time per process; a job that was asked to run (start, restart) runs at the next
 poll, then every ``schedule.interval``. Active inbound (API-driven) jobs apply their staged
 bulkUpload records between outbound cycles, a couple of seconds of work at a time.
+
+Several processes may run a scheduler on one database (``graphsync serve`` with its engine,
+``graphsync worker``s, uvicorn workers): each job's work runs under the job's lease
+(services/leases.py), so a job runs in one process at a time and the others skip it that tick.
+Stopping ends a running cycle after its current page (it continues, without duplicates, in
+whichever process runs the job next).
 """
 from __future__ import annotations
 
@@ -30,19 +36,24 @@ class Scheduler:
         """Look for due jobs now (after start/restart) instead of at the next poll."""
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = 30) -> None:
+        """Stop after the current page or batch; waits up to ``timeout`` seconds (None: until then)."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def run_due(self) -> int:
-        """Run every due job once; returns how many cycles ran."""
+        """Run every due job once (those no other process is running); returns how many cycles ran."""
         ran = 0
         for ref in provisioning.due_jobs(self.runtime, self.runtime.clock.now()):
             if self._stop.is_set():
                 break
-            provisioning.run_cycle(self.runtime, ref)
-            ran += 1
+            if provisioning.run_leased(self.runtime, ref, self._stop.is_set):
+                ran += 1
         if inbound.process_due(self.runtime, self._stop.is_set):
             self._wake.set()  # records are left: come back without waiting for the poll
         return ran

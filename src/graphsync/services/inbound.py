@@ -42,7 +42,7 @@ from graphsync import expressions
 from graphsync.engine import inbound as engine
 from graphsync.errors import BadRequest, GraphError, not_found
 from graphsync.models import NEVER, format_datetime
-from graphsync.services import applications, audit, directory, synchronization
+from graphsync.services import applications, audit, directory, leases, synchronization
 from graphsync.services.context import Context
 from graphsync.services.synchronization import Owner
 from graphsync.services.tenants import get_tenant
@@ -128,13 +128,19 @@ def inbound_jobs(runtime) -> list[JobRef]:
 
 def process_due(runtime, should_stop: Callable[[], bool] = lambda: False, budget_seconds: float = 2.0) -> bool:
     """Apply staged records of every active inbound job, for about ``budget_seconds`` (so
-    outbound cycles get their turn). Returns True when records are left for the next call."""
+    outbound cycles get their turn). Returns True when records are left for the next call.
+
+    A job is processed under its lease (services/leases.py), renewed at every batch: a job whose
+    lease another process holds is skipped, that process is applying its records."""
     deadline = time.monotonic() + budget_seconds
     more = False
     for ref in inbound_jobs(runtime):
         if should_stop() or time.monotonic() > deadline:
             return True
-        more = process_job(runtime, ref, deadline, should_stop) or more
+        with leases.held(runtime, ref.tenant_id, ref.job_id) as lease:
+            if lease is None:
+                continue
+            more = process_job(runtime, ref, deadline, lambda: should_stop() or not lease.check()) or more
     _maybe_purge(runtime)
     return more
 

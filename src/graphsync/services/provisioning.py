@@ -9,7 +9,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 from sqlalchemy import select, update
@@ -21,7 +21,7 @@ from graphsync.engine.logs import on_demand_result
 from graphsync.engine.mapping import compile_schema
 from graphsync.errors import BadRequest, TooManyRequests, not_found
 from graphsync.models import NEVER, TIMESPAN_MAX, ProvisionOnDemandBody, format_datetime, parse_duration
-from graphsync.services import applications, audit, synchronization
+from graphsync.services import applications, audit, leases, synchronization
 from graphsync.services.directory_source import DirectorySource
 from graphsync.services.engine_store import DatabaseStateStore
 from graphsync.services.tenants import get_tenant
@@ -42,21 +42,43 @@ class JobRef:
     job_id: str
 
 
+def _is_due(row, now: datetime) -> bool:
+    if row.template_id not in OUTBOUND_TEMPLATES or row.doc["schedule"]["state"] != "Active":
+        return False
+    state = row.state or {}
+    next_run = state.get("nextRunAt")
+    return bool(state.get("runRequested") or (next_run and datetime.fromisoformat(next_run) <= now)
+                or "watermark" not in state)
+
+
 def due_jobs(runtime, now: datetime) -> list[JobRef]:
     """Active outbound jobs whose next cycle is due (or was asked for by start/restart)."""
     with runtime.db.transaction() as conn:
         rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id,
                                    sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state)).all()
-    due = []
-    for row in rows:
-        if row.template_id not in OUTBOUND_TEMPLATES or row.doc["schedule"]["state"] != "Active":
-            continue
-        state = row.state or {}
-        next_run = state.get("nextRunAt")
-        if state.get("runRequested") or (next_run and datetime.fromisoformat(next_run) <= now) \
-                or "watermark" not in state:
-            due.append(JobRef(row.tenant_id, row.owner_id, row.id))
-    return due
+    return [JobRef(row.tenant_id, row.owner_id, row.id) for row in rows if _is_due(row, now)]
+
+
+def _still_due(runtime, ref: JobRef) -> bool:
+    """Read again once the lease is ours: another process may have run the cycle since the list
+    of due jobs was read (and released the lease since)."""
+    with runtime.db.transaction() as conn:
+        row = conn.execute(select(sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state).where(
+            sync_jobs.c.tenant_id == ref.tenant_id, sync_jobs.c.owner_id == ref.owner_id,
+            sync_jobs.c.id == ref.job_id)).first()
+    return row is not None and _is_due(row, runtime.clock.now())
+
+
+def run_leased(runtime, ref: JobRef, should_stop: Callable[[], bool] = lambda: False, *,
+               transport: httpx.AsyncBaseTransport | None = None) -> bool:
+    """The scheduler's way to run a due job: under the job's lease, so no other process runs the
+    same job meanwhile, and only if it is still due. False = skipped (held elsewhere, or no longer
+    due). The cycle stops after its current page once ``should_stop`` says so or the lease is lost."""
+    with leases.held(runtime, ref.tenant_id, ref.job_id) as lease:
+        if lease is None or not _still_due(runtime, ref):
+            return False
+        run_cycle(runtime, ref, transport=transport, lease=lease, should_stop=should_stop)
+        return True
 
 
 def _setting(doc: dict, name: str, default: str) -> str:
@@ -106,9 +128,16 @@ class Prepared:
         return ScimClient(self.secrets["BaseAddress"], self.secrets.get("SecretToken"), concurrency=concurrency,
                           timeout=timeout, transport=transport)
 
-    def cycle(self, runtime, target: ScimClient, *, stoppable: bool = True) -> Cycle:
-        """A cycle; a ``stoppable`` one ends after the current page once the job is paused."""
-        should_stop = (lambda: not _still_active(runtime, self.ref)) if stoppable else (lambda: False)
+    def cycle(self, runtime, target: ScimClient, *, stoppable: bool = True,
+              interrupt: Callable[[], bool] | None = None) -> Cycle:
+        """A cycle; a ``stoppable`` one ends after the current page once the job is paused, or
+        ``interrupt`` says so (the process stops, or its lease was lost)."""
+        if stoppable:
+            def should_stop() -> bool:
+                return (interrupt is not None and interrupt()) or not _still_active(runtime, self.ref)
+        else:
+            def should_stop() -> bool:
+                return False
         return Cycle(compile_schema(self.schema), self.settings, self.source, target, self.store,
                      runtime.clock.now, self.context, should_stop=should_stop,
                      delete_threshold=delete_threshold(self.doc, self.secrets),
@@ -175,8 +204,11 @@ def _still_active(runtime, ref: JobRef) -> bool:
     return row is not None and row.doc["schedule"]["state"] == "Active"
 
 
-def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | None = None) -> CycleResult | None:
-    """Run one cycle of a job now, in the calling thread (which must not run an event loop)."""
+def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | None = None,
+              lease: leases.Lease | None = None,
+              should_stop: Callable[[], bool] | None = None) -> CycleResult | None:
+    """Run one cycle of a job now, in the calling thread (which must not run an event loop).
+    With a ``lease``, the lease is renewed at every page and a lost lease ends the cycle there."""
     prepared = prepare(runtime, ref)
     if prepared is None:
         return None
@@ -191,14 +223,17 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
     result: CycleResult | None = None
     error: dict[str, Any] | None = None
     quarantine_reason = None
+
+    def interrupt() -> bool:
+        return (should_stop is not None and should_stop()) or (lease is not None and not lease.check())
     try:
         async def go() -> CycleResult:
             async with prepared.target(transport) as target:
                 bulk = int(_setting(prepared.doc, SETTING_BULK, "0"))
                 if bulk > 1:
                     await target.enable_bulk(bulk)
-                return await prepared.cycle(runtime, target).run(initial=initial,
-                                                                 watermark=int(state.get("watermark", 0)))
+                return await prepared.cycle(runtime, target, interrupt=interrupt).run(
+                    initial=initial, watermark=int(state.get("watermark", 0)))
 
         result = asyncio.run(go())
         if result.held_deletes:

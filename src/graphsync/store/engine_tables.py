@@ -44,3 +44,15 @@ provisioning_logs = Table(
     Index("ix_provisioning_logs_time", "tenant_id", "activity_at"),
     Index("ix_provisioning_logs_job", "tenant_id", "job_id", "activity_at"),
 )
+
+# Who runs a job's outbound cycle or inbound batches right now (services/leases.py): at most one
+# process at a time. A row is claimed with one conditional statement, renewed while the work
+# runs, deleted when it ends, and may be taken over once expires_at has passed (a crashed holder).
+job_leases = Table(
+    "job_leases", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("job_id", String(256), primary_key=True),
+    Column("holder", String(200), nullable=False),  # host:pid:claim — unique per claim
+    Column("acquired_at", Time, nullable=False),
+    Column("expires_at", Time, nullable=False),
+)

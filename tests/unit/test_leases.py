@@ -1,0 +1,225 @@
+"""Job leases on real databases (a SQLite file and the local PostgreSQL): two runtimes on one
+database — two processes, as far as the database can tell — never run the same job at once; a
+lease whose holder stopped renewing it is taken over; a released one is free at once."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from graphsync.clock import ManualClock
+from graphsync.config import Settings
+from graphsync.engine.inbound import parse_bulk_request
+from graphsync.models import InstantiateBody, JobCreate, SecretPair
+from graphsync.runtime.runtime import Runtime
+from graphsync.services import applications, audit, directory, inbound, jobs, leases, provisioning, synchronization
+from graphsync.testing import InMemoryScimTarget
+from tests.conftest import IN_CI, PG_ADMIN_URL, TEST_SECRET_KEY
+
+SCIM_APP = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
+API_APP = "557df4cf-766b-4086-85d9-55769b9c02cb"
+LEASE = 60.0
+
+
+@pytest.fixture(scope="module")
+def own_postgres_url():
+    """A database of its own: the session's is shared with servers whose schedulers (on the system
+    clock) would run these tests' jobs too, and hold their leases."""
+    name = f"graphsync_leases_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI and is unreachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(request, tmp_path):
+    """Two runtimes (A and B) on one database, sharing a manual clock; their engines are off."""
+    url = request.getfixturevalue("own_postgres_url") if request.param == "postgresql" else ""
+    clock = ManualClock()
+    settings = Settings(data_dir=tmp_path, database_url=url, secret_key=TEST_SECRET_KEY, engine=False,
+                        lease_seconds=LEASE)
+    a = Runtime(settings, clock).start()
+    b = Runtime(settings, clock).start()
+    yield a, b, clock
+    a.close()
+    b.close()
+
+
+def test_a_held_lease_is_refused_to_the_other_runtime_until_released(pair):
+    a, b, _ = pair
+    lease = leases.claim(a, "tenant", "job-1")
+    assert lease is not None and leases.holder_of(b, "tenant", "job-1") == lease.holder
+    assert leases.claim(b, "tenant", "job-1") is None
+    assert leases.claim(a, "tenant", "job-1") is None  # not re-entrant either: one claim, one holder
+    assert leases.claim(b, "tenant", "job-2") is not None  # other jobs are free
+    lease.release()
+    assert not lease.held and leases.holder_of(b, "tenant", "job-1") is None
+    assert leases.claim(b, "tenant", "job-1") is not None
+
+
+def test_a_lease_that_is_renewed_stays_and_an_expired_one_is_taken_over(pair):
+    a, b, clock = pair
+    lease = leases.claim(a, "tenant", "job")
+    clock.advance(timedelta(seconds=LEASE * 0.75))
+    assert lease.renew()
+    clock.advance(timedelta(seconds=LEASE * 0.75))  # past the first expiry, not the renewed one
+    assert leases.claim(b, "tenant", "job") is None
+    clock.advance(timedelta(seconds=LEASE * 0.5))  # holder stopped renewing (crashed): expired
+    taken = leases.claim(b, "tenant", "job")
+    assert taken is not None
+    # the old holder finds out at its next renewal and cannot release the new holder's lease
+    assert not lease.renew() and not lease.held
+    lease.release()
+    assert leases.holder_of(a, "tenant", "job") == taken.holder
+    assert taken.renew()
+
+
+def test_racing_claimants_get_one_lease(pair):
+    a, b, clock = pair
+    for round_ in range(8):
+        job = f"race-{round_}"
+        if round_ % 2:  # an expired lease to take over (the UPDATE path), else no row (the INSERT path)
+            leases.claim(a, "tenant", job)
+            clock.advance(timedelta(seconds=LEASE + 1))
+        barrier = threading.Barrier(8)
+        won: list[leases.Lease] = []
+
+        def contend(runtime) -> None:
+            barrier.wait()
+            lease = leases.claim(runtime, "tenant", job)
+            if lease is not None:
+                won.append(lease)
+
+        threads = [threading.Thread(target=contend, args=(a if i % 2 else b,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1, won
+        assert leases.holder_of(a, "tenant", job) == won[0].holder
+
+
+# -- the scheduler's work under leases ------------------------------------------------------------
+
+def _outbound_job(runtime, users: int):
+    tenant = runtime.new_tenant_with_admin("leases")["tenantId"]
+    with runtime.unit(tenant) as ctx:
+        sp = applications.instantiate(ctx, SCIM_APP, InstantiateBody(display_name="app"))["servicePrincipal"]
+        owner = synchronization.resolve_owner(ctx, "servicePrincipals", sp["id"])
+        job = jobs.create_job(ctx, owner, JobCreate(template_id="scim"))
+        synchronization.merge_secrets(ctx, owner, [SecretPair(key="BaseAddress", value="http://scim.test"),
+                                                   SecretPair(key="SyncAll", value="true")])
+        jobs.start(ctx, owner, job["id"])
+        for i in range(users):
+            directory.create_user(ctx, {"displayName": f"User {i}", "userPrincipalName": f"u{i}@c.test",
+                                        "accountEnabled": True})
+    return provisioning.JobRef(tenant, sp["id"], job["id"]), owner
+
+
+def _job(runtime, ref, owner) -> dict:
+    with runtime.unit(ref.tenant_id) as ctx:
+        return jobs.get_job(ctx, owner, ref.job_id)
+
+
+def test_a_cycle_running_in_one_runtime_is_skipped_by_the_other(pair):
+    a, b, clock = pair
+    ref, owner = _outbound_job(a, users=5)
+    target = InMemoryScimTarget()
+    attempts: list[bool] = []
+
+    def meanwhile(method, kind, body):
+        if method == "POST" and not attempts:  # A is exporting: B's scheduler looks at the job
+            worker = threading.Thread(target=lambda: attempts.append(
+                provisioning.run_leased(b, ref, transport=target.transport())))
+            worker.start()
+            worker.join()
+        return None
+
+    target.fail = meanwhile
+    assert provisioning.run_leased(a, ref, transport=target.transport())
+    assert attempts == [False]  # B skipped the job while A ran it
+    assert len(target.resources["Users"]) == 5
+    first = _job(a, ref, owner)["status"]["lastExecution"]
+    assert first["countExported"] == 5
+    # A is done and released the lease; B's list of due jobs (read before) is stale: it runs nothing
+    assert not provisioning.run_leased(b, ref, transport=target.transport())
+    assert _job(a, ref, owner)["status"]["lastExecution"]["activityIdentifier"] == first["activityIdentifier"]
+    # the next scheduled cycle may run in either runtime
+    clock.advance(timedelta(minutes=41))
+    assert provisioning.run_leased(b, ref, transport=target.transport())
+    assert _job(a, ref, owner)["status"]["lastExecution"]["activityIdentifier"] != first["activityIdentifier"]
+
+
+def test_a_cycle_whose_lease_was_taken_over_stops_at_its_next_page(pair):
+    a, b, clock = pair
+    ref, owner = _outbound_job(a, users=1000)  # five pages of 200
+    target = InMemoryScimTarget()
+    taken: list[leases.Lease] = []
+
+    def stall(method, kind, body):
+        if method == "POST" and not taken:  # A looks dead for longer than the lease lives
+            clock.advance(timedelta(seconds=LEASE + 1))
+            worker = threading.Thread(target=lambda: taken.append(leases.claim(b, ref.tenant_id, ref.job_id)))
+            worker.start()
+            worker.join()
+        return None
+
+    target.fail = stall
+    assert provisioning.run_leased(a, ref, transport=target.transport())
+    assert taken and taken[0] is not None
+    exported = len(target.resources["Users"])
+    assert 0 < exported < 1000  # A stopped: the job is B's now
+    job = _job(a, ref, owner)
+    assert job["status"]["lastExecution"] is None or job["status"]["lastExecution"].get("activityIdentifier") is None
+    assert leases.holder_of(a, ref.tenant_id, ref.job_id) == taken[0].holder
+    taken[0].release()
+    # the cycle continues, without duplicates, wherever it runs next
+    assert provisioning.run_leased(b, ref, transport=target.transport())
+    assert len(target.resources["Users"]) == 1000
+    assert _job(a, ref, owner)["status"]["lastExecution"]["state"] == "Succeeded"
+
+
+def _inbound_job(runtime, records: int):
+    tenant = runtime.new_tenant_with_admin("leases")["tenantId"]
+    with runtime.unit(tenant) as ctx:
+        sp = applications.instantiate(ctx, API_APP, InstantiateBody(display_name="HR"))["servicePrincipal"]
+        owner = synchronization.resolve_owner(ctx, "servicePrincipals", sp["id"])
+        job = jobs.create_job(ctx, owner, JobCreate(template_id="API2AAD"))
+        jobs.start(ctx, owner, job["id"])
+        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": str(i), "data": {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "externalId": f"E{i}",
+                "userName": f"w{i}@contoso.test", "displayName": f"Worker {i}", "active": True,
+                "name": {"givenName": "W", "familyName": f"{i}"}}} for i in range(records)]}
+        inbound.stage(ctx, owner, job["id"], parse_bulk_request(json.dumps(body).encode(), 0))
+    return inbound.JobRef(tenant, sp["id"], job["id"])
+
+
+def _applied(runtime, ref) -> int:
+    with runtime.unit(ref.tenant_id) as ctx:
+        return audit.list_logs(ctx, f"jobId eq '{ref.job_id}'", 0, 1).total
+
+
+def test_inbound_records_wait_while_another_runtime_holds_the_job_and_are_taken_over(pair):
+    a, b, clock = pair
+    ref = _inbound_job(a, records=3)
+    lease = leases.claim(a, ref.tenant_id, ref.job_id)  # A is processing the job (or died doing it)
+    inbound.process_due(b)
+    assert _applied(b, ref) == 0  # B skips it
+    clock.advance(timedelta(seconds=LEASE + 1))  # A stopped renewing: crashed
+    inbound.process_due(b)
+    assert _applied(b, ref) == 3
+    assert leases.holder_of(a, ref.tenant_id, ref.job_id) is None  # B released it when done
+    assert not lease.renew()
