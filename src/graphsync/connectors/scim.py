@@ -72,6 +72,7 @@ class ScimClient:
         # requests go straight to the transport: the client layer's cookies, redirects and auth
         # hooks cost more than a fast target takes to answer, and SCIM needs none of them
         self._transport = transport
+        self.concurrency = concurrency
         self._gate = asyncio.Semaphore(concurrency)
         self._retry = retry
         self._sleep = sleep
@@ -88,6 +89,11 @@ class ScimClient:
         await self.aclose()
 
     # -- the calls the engine makes -------------------------------------------------------------
+
+    @property
+    def batch_size(self) -> int:
+        """How many creates travel together (1 without /Bulk)."""
+        return self._bulk.size if self._bulk is not None else 1
 
     async def search(self, resource: str, filter_: str, *, attributes: str | None = None,
                      excluded: str | None = None) -> list[dict[str, Any]]:

@@ -134,6 +134,7 @@ class Cycle:
         self.result: CycleResult | None = None
         self._index: dict[str, dict[str, str]] = {}  # resource → "path\0value" → target id
         self._log_buffer: list[dict[str, Any]] = []
+        self._slots: asyncio.Semaphore | None = None  # objects being processed at once
         self.captured: list[dict[str, Any]] | None = None  # log entries, kept for provisionOnDemand
 
     # ------------------------------------------------------------------------------------------
@@ -310,6 +311,14 @@ class Cycle:
                       outcome.reason)
 
     async def _process(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link | None):
+        if self._slots is None:
+            # objects are mapped as request slots free up, not a page's worth at once: a burst of
+            # mapping would leave the answers of the requests in flight waiting (and the target idle)
+            self._slots = asyncio.Semaphore(2 * max(self.target.concurrency, self.target.batch_size))
+        async with self._slots:
+            return await self._decide_safely(rule, sid, doc, link)
+
+    async def _decide_safely(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link | None):
         try:
             return await self._decide(rule, sid, doc, link)
         except ScimError as exc:
