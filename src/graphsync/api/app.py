@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 from graphsync import __version__
 from graphsync.api.http import GraphConventions, install_error_handlers
-from graphsync.api.routes import applications, audit, bulk_upload, directory, emulator, oauth, schema, synchronization
+from graphsync.api.routes import (applications, audit, bulk_upload, dashboard, directory, emulator, oauth, schema,
+                                  synchronization)
 from graphsync.clock import Clock
 from graphsync.config import Settings
 from graphsync.runtime.runtime import Runtime
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                   description="Microsoft Graph synchronization API (Entra provisioning service), self-hosted.")
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.include_router(dashboard.router)  # first: /dashboard/… must not reach /{tenant}/… or /{version}/…
     app.include_router(emulator.router)
     for root in bulk_upload.ROOTS:
         app.include_router(bulk_upload.build(root))

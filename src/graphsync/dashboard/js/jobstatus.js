@@ -1,0 +1,87 @@
+// How a job's state reads, shared by the overview cards and the job page.
+import { badge, facts, h } from './dom.js';
+import {
+  count, dateTime, duration, executionBadge, executionCounters, isInbound, isNever, progressOf, relative,
+  scheduleBadge, statusBadge,
+} from './format.js';
+
+/** Schedule state and status code badges. */
+export function stateBadges(job) {
+  const schedule = job.schedule || {};
+  const status = job.status || {};
+  return h('div', { class: 'badges' },
+    h('span', { class: 'sr-only' }, 'Schedule: '), badge(scheduleBadge(schedule.state)),
+    h('span', { class: 'sr-only' }, 'Status: '), badge(statusBadge(status.code)));
+}
+
+function time(value) {
+  if (isNever(value)) return h('span', { class: 'muted' }, 'never');
+  return h('time', { datetime: value, title: dateTime(value) }, relative(value));
+}
+
+/** Last execution: when, outcome, counters, error. */
+export function lastExecution(job) {
+  const execution = job.status?.lastExecution;
+  if (!execution) return h('p', { class: 'muted' }, 'No cycle has run yet.');
+  const error = execution.error;
+  return h('div', { class: 'execution' },
+    h('p', { class: 'execution-head' }, badge(executionBadge(execution.state)), ' ',
+      h('span', { class: 'muted' }, 'ended '), time(execution.timeEnded || execution.timeBegan)),
+    h('ul', { class: 'counters', 'aria-label': 'Counters of the last cycle' },
+      executionCounters(execution, isInbound(job)).map(([label, value]) => h('li', {},
+        h('span', { class: 'counter-value' }, count(value)), h('span', { class: 'counter-label' }, label)))),
+    error ? h('p', { class: 'inline-error' }, h('span', { 'aria-hidden': 'true' }, '✖ '),
+      h('strong', {}, error.code || 'Error'), ': ', error.message || '') : null);
+}
+
+/** Progress bars of a running cycle (empty when nothing runs). */
+export function progress(job) {
+  const items = progressOf(job.status);
+  if (!items.length) return null;
+  return h('div', { class: 'progress-list' }, items.map((item) => {
+    const label = item.total ? `${count(item.done)} of ${count(item.total)} ${item.label}` : `${count(item.done)} ${item.label}`;
+    return h('div', { class: 'progress-item' },
+      h('label', {}, label, item.percent !== null ? ` (${item.percent} %)` : ''),
+      h('progress', { max: item.total || 1, value: item.total ? item.done : 0, 'aria-label': label }));
+  }));
+}
+
+/** The quarantine box (null when not quarantined). */
+export function quarantine(job) {
+  const q = job.status?.quarantine;
+  if (!q) return null;
+  return h('div', { class: 'quarantine', role: 'note' },
+    h('p', { class: 'quarantine-title' }, h('span', { 'aria-hidden': 'true' }, '⚠ '), 'In quarantine: ',
+      h('strong', {}, q.reason || 'unknown reason')),
+    q.error ? h('p', {}, h('strong', {}, q.error.code || 'Error'), ': ', q.error.message || '') : null,
+    facts([
+      ['Since', time(q.currentBegan || q.seriesBegan)],
+      ['Next attempt', q.nextAttempt ? h('time', { datetime: q.nextAttempt, title: dateTime(q.nextAttempt) },
+        relative(q.nextAttempt)) : '—'],
+      ['Series', q.seriesCount !== undefined ? `${count(q.seriesCount)} attempts since ${dateTime(q.seriesBegan)}` : null],
+    ], 'facts compact'));
+}
+
+/** synchronizedEntryCountByType as a small table. */
+export function entryCounts(job) {
+  const rows = job.status?.synchronizedEntryCountByType || [];
+  if (!rows.length) return h('p', { class: 'muted' }, 'No objects synchronized yet.');
+  return h('table', { class: 'mini' },
+    h('caption', { class: 'sr-only' }, 'Synchronized objects by type'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col', class: 'num' }, 'Objects'))),
+    h('tbody', {}, rows.map((row) => h('tr', {}, h('td', {}, row.key), h('td', { class: 'num' }, count(row.value))))));
+}
+
+/** The facts of a job: schedule, steady state, last successful cycles. */
+export function scheduleFacts(job) {
+  const status = job.status || {};
+  return facts([
+    ['Template', job.templateId],
+    ['Interval', duration(job.schedule?.interval)],
+    ['Steady state reached', time(status.steadyStateLastAchievedTime)],
+    ['First steady state', time(status.steadyStateFirstAchievedTime)],
+    ['Last successful cycle', time(status.lastSuccessfulExecution?.timeEnded)],
+    ['Last cycle with exports', time(status.lastSuccessfulExecutionWithExports?.timeEnded)],
+    status.countSuccessiveCompleteFailures ? ['Failures in a row', count(status.countSuccessiveCompleteFailures)] : null,
+  ]);
+}
