@@ -12,6 +12,7 @@ import pytest
 from graphsync import expressions, templates
 from graphsync.clock import ManualClock
 from graphsync.connectors.scim import RetryPolicy, ScimClient
+from graphsync.engine import logs
 from graphsync.engine.cycle import CredentialsRejected, Cycle, CycleInterrupted, CycleSettings
 from graphsync.engine.mapping import compile_schema
 from graphsync.engine.ports import Escrow, Link, SourceChange
@@ -108,7 +109,7 @@ class MemoryStore:
             self.escrow_rows.pop(key, None)
 
     def write_logs(self, entries):
-        self.logs += entries
+        self.logs += [logs.expand(e) for e in entries]  # as the audit API shows them
 
 
 SETTINGS = CycleSettings(tenant_id="t", job_id="j", service_principal_id="sp", service_principal_name="App",

@@ -135,7 +135,7 @@ class Cycle:
         self._index: dict[str, dict[str, str]] = {}  # resource → "path\0value" → target id
         self._log_buffer: list[dict[str, Any]] = []
         self._slots: asyncio.Semaphore | None = None  # objects being processed at once
-        self.captured: list[dict[str, Any]] | None = None  # log entries, kept for provisionOnDemand
+        self.captured: list[dict[str, Any]] | None = None  # log entries (expanded), for provisionOnDemand
 
     # ------------------------------------------------------------------------------------------
     async def run(self, *, initial: bool, watermark: int) -> CycleResult:
@@ -493,8 +493,10 @@ class Cycle:
                     await pipeline.add(self._reference_page(rule, chunk))
 
     async def _reference_page(self, rule: ObjectRule, chunk: list[str]) -> None:
-        links = self.store.links(_object_type(rule), chunk)
         related = self.source.members_of(chunk) if rule.group else self.source.managers_of(chunk)
+        if not rule.group:  # only users with a manager can need a manager update
+            chunk = [sid for sid in chunk if sid in related]
+        links = self.store.links(_object_type(rule), chunk)
         targets = self._target_ids_of(related.values(), group=rule.group)
         updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid), targets)
                                          for sid in chunk if sid in links))
@@ -585,10 +587,10 @@ class Cycle:
 
     # ------------------------------------------------------------------------------------------
     def _log(self, rule: ObjectRule, sid: str, doc: dict | None, outcome: Outcome) -> None:
-        entry = logs.entry(self.settings, self.result.cycle_id, rule, sid, doc, outcome, self.now())
-        self._log_buffer.append(entry)
+        record = logs.record(self.settings, self.result.cycle_id, rule, sid, doc, outcome, self.now())
+        self._log_buffer.append(record)
         if self.captured is not None:
-            self.captured.append(entry)
+            self.captured.append(logs.expand(record))
 
     def _flush_logs(self) -> None:
         if self._log_buffer:

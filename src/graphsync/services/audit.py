@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, select
 
+from graphsync.engine import logs
 from graphsync.errors import BadRequest
 from graphsync.services.context import Context
 from graphsync.services.paging import Page
@@ -65,13 +66,13 @@ def list_logs(ctx: Context, filter_text: str | None, offset: int, limit: int) ->
     query = select(provisioning_logs.c.doc).where(where).order_by(provisioning_logs.c.activity_at.desc(),
                                                                    provisioning_logs.c.id)
     if doc_checks:  # rare filters: checked on the documents
-        docs = [r.doc for r in ctx.conn.execute(query)
-                if all(_dig(r.doc, path) == value for path, value in doc_checks)]
+        docs = [doc for doc in (logs.expand(r.doc) for r in ctx.conn.execute(query))
+                if all(_dig(doc, path) == value for path, value in doc_checks)]
         chunk = docs[offset:offset + limit]
         return Page(chunk, len(docs), offset + limit if offset + limit < len(docs) else None)
     total = ctx.conn.execute(select(func.count()).select_from(provisioning_logs).where(where)).scalar_one()
     rows = ctx.conn.execute(query.offset(offset).limit(limit)).all()
-    return Page([r.doc for r in rows], total, offset + limit if offset + limit < total else None)
+    return Page([logs.expand(r.doc) for r in rows], total, offset + limit if offset + limit < total else None)
 
 
 def purge(ctx: Context, older_than: timedelta) -> int:

@@ -7,7 +7,9 @@ from typing import Any, Callable, ContextManager, Iterator
 
 from sqlalchemy import and_, delete, func, insert, select
 
+from graphsync import codec
 from graphsync.engine.ports import Escrow, Link, ObjectType
+from graphsync.services import directory
 from graphsync.services.context import Context
 from graphsync.store.engine_tables import provisioning_logs, sync_escrows, sync_links
 
@@ -158,11 +160,14 @@ class DatabaseStateStore:
 
     # -- logs -----------------------------------------------------------------------------------
     def write_logs(self, entries: list[dict[str, Any]]) -> None:
+        """``entries``: compact records (engine.logs.record), expanded when the logs are read."""
         if not entries:
             return
         with self._unit() as ctx:
             now = ctx.now()
-            ctx.conn.execute(insert(provisioning_logs), [
-                {"tenant_id": ctx.tenant_id, "id": e["id"], "job_id": self.job_id, "cycle_id": e["cycleId"],
-                 "activity_at": now, "action": e["provisioningAction"], "status": e["provisioningStatusInfo"]["status"],
-                 "source_id": e["sourceIdentity"]["id"], "doc": e} for e in entries])
+            directory.insert_rows(ctx, provisioning_logs, _LOG_COLUMNS, [
+                (ctx.tenant_id, e["id"], self.job_id, e["cycleId"], now, e["action"], e["status"], e["sourceId"],
+                 codec.dumps(e)) for e in entries], json_text=("doc",))
+
+
+_LOG_COLUMNS = ("tenant_id", "id", "job_id", "cycle_id", "activity_at", "action", "status", "source_id", "doc")
