@@ -41,7 +41,8 @@ export function progress(job) {
   return h('div', { class: 'progress-list' }, items.map((item) => {
     const label = item.total ? `${count(item.done)} of ${count(item.total)} ${item.label}` : `${count(item.done)} ${item.label}`;
     return h('div', { class: 'progress-item' },
-      h('label', {}, label, item.percent !== null ? ` (${item.percent} %)` : ''),
+      h('p', { class: 'progress-label' }, label, item.percent !== null ? ` (${item.percent} %)` : '',
+        isNever(item.at) ? null : h('span', { class: 'muted small' }, ` · as of ${relative(item.at)}`)),
       h('progress', { max: item.total || 1, value: item.total ? item.done : 0, 'aria-label': label }));
   }));
 }
