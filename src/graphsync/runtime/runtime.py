@@ -27,6 +27,7 @@ class Runtime:
         """Migrate, make sure the default tenant and its admin client exist, load the signing key."""
         self.db.migrate()
         with self.db.transaction() as conn:
+            self.db.serialise_startup(conn)  # another process may be starting on the same database
             keys = KeyRing.load_or_create(conn, self.cipher, self.clock.now())
             if tenants.get_tenant(conn, self.settings.default_tenant_id) is None:
                 tenants.create_tenant(conn, self.clock.now(), "Default tenant", self.settings.default_tenant_domain,

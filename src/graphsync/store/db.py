@@ -15,6 +15,7 @@ from sqlalchemy.pool import StaticPool
 from graphsync import codec
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+STARTUP_LOCK = 0x67726170  # PostgreSQL advisory lock key for start-up ("grap")
 BUSY_TIMEOUT_SECONDS = 60  # SQLite: how long a transaction waits for another process's write to end
 
 
@@ -35,8 +36,16 @@ class Database:
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self._lock, self.engine.begin() as connection:
+            self.serialise_startup(connection)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def serialise_startup(self, connection: Connection) -> None:
+        """Processes starting together (serve --workers N, a worker beside serve) migrate and create
+        the first rows one after the other: on PostgreSQL a transaction-scoped advisory lock; on
+        SQLite every transaction already holds the write lock (BEGIN IMMEDIATE)."""
+        if self.dialect == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STARTUP_LOCK})")
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
