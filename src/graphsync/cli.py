@@ -48,13 +48,19 @@ def serve(
     memory: bool = typer.Option(False, "--memory", help="Throw-away in-memory store (nothing is kept)."),
     emulator: bool = typer.Option(False, "--emulator", help="Enable POST /graphsync/tenants for tests."),
     workers: int = typer.Option(1, help="Uvicorn worker processes (PostgreSQL only)."),
+    engine: Optional[bool] = typer.Option(
+        None, "--engine/--no-engine",
+        help="Run provisioning in this process too (env GRAPHSYNC_ENGINE, default on); with --no-engine the "
+             "server only answers the API and 'graphsync worker' processes do the provisioning."),
 ):
     """Run the Graph-compatible server (SQLite under ./var by default)."""
+    import os
+
     import uvicorn
 
     from graphsync.api.app import create_app
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": host, "port": port, "engine": engine}.items() if v is not None}
     if memory:
         overrides["database_url"] = "memory"
     if emulator:
@@ -65,8 +71,63 @@ def serve(
     store = "in-memory (throw-away)" if settings.in_memory else settings.resolved_database_url.split("@")[-1]
     console.print(f"[bold]graphsync[/] on [cyan]{settings.base_url}[/] — store: {store}")
     console.print(f"  Graph base URL: {settings.base_url}/v1.0   token: graphsync token")
+    if not settings.engine:
+        console.print("  provisioning engine: off (run 'graphsync worker' beside this server)")
+    if workers > 1:
+        # uvicorn starts worker processes from an import string; they read the settings from the
+        # environment, so the options given here travel there
+        for name, value in overrides.items():
+            os.environ[f"GRAPHSYNC_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        uvicorn.run("graphsync.api.app:factory", factory=True, workers=workers, host=settings.host,
+                    port=settings.port, log_level=settings.log_level, access_log=False)
+        return
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
                 access_log=False)
+
+
+@app.command()
+def worker():
+    """Run provisioning (outbound cycles, bulkUpload records) without an HTTP server.
+
+    Uses the database, settings and GRAPHSYNC_* environment of 'serve'; run it beside 'serve --no-engine'.
+
+    Any number may run: a job runs in one process at a time (job leases).
+
+    Ctrl-C or SIGTERM stops after the current page or batch; a second one stops at once."""
+    import logging
+    import os
+    import signal
+    import threading
+
+    from graphsync.runtime.runtime import Runtime
+
+    settings = Settings()
+    if settings.in_memory:
+        raise typer.BadParameter("a worker needs a database the server shares (GRAPHSYNC_DATABASE_URL or the "
+                                 "SQLite file under GRAPHSYNC_DATA_DIR), not the in-memory store")
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    stopping = threading.Event()
+
+    def stop(signum, _frame) -> None:
+        if stopping.is_set():
+            os._exit(128 + signum)  # asked twice: leases left behind expire on their own
+        stopping.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    runtime = Runtime(settings).start()
+    store = settings.resolved_database_url.split("@")[-1]
+    console.print(f"[bold]graphsync worker[/] (pid {os.getpid()}) running — store: {store}")
+    runtime.start_engine()
+    while not stopping.wait(1.0):
+        if not runtime.scheduler.running:  # pragma: no cover - the loop catches everything
+            break
+    console.print("graphsync worker: stopping after the current page or batch …")
+    runtime.scheduler.stop(timeout=None)
+    runtime.scheduler = None
+    runtime.close()
+    console.print("graphsync worker: stopped")
 
 
 @app.command()

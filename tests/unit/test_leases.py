@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 
 from graphsync.clock import ManualClock
@@ -18,7 +16,7 @@ from graphsync.models import InstantiateBody, JobCreate, SecretPair
 from graphsync.runtime.runtime import Runtime
 from graphsync.services import applications, audit, directory, inbound, jobs, leases, provisioning, synchronization
 from graphsync.testing import InMemoryScimTarget
-from tests.conftest import IN_CI, PG_ADMIN_URL, TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, throwaway_postgres
 
 SCIM_APP = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 API_APP = "557df4cf-766b-4086-85d9-55769b9c02cb"
@@ -29,18 +27,8 @@ LEASE = 60.0
 def own_postgres_url():
     """A database of its own: the session's is shared with servers whose schedulers (on the system
     clock) would run these tests' jobs too, and hold their leases."""
-    name = f"graphsync_leases_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required under CI and is unreachable at {PG_ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres("graphsync_leases") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
