@@ -8,7 +8,12 @@ threads, with Entra's default limits lifted by the job settings BulkUploadMaxOpe
 BulkUploadRequestsPerSecond=0. The clock stops when ``/users/$count`` reaches N and the job has
 nothing staged any more.
 
-    python bench/bulk_upload.py [--records 100000] [--per-request 500] [--clients 4] [--database-url URL]
+With ``--workers N`` (N ≥ 1) the server runs without its engine (``serve --no-engine``) and N
+``graphsync worker`` processes beside it apply the records; 0 (the default) is one process doing
+both. The peak RSS of every process is printed.
+
+    python bench/bulk_upload.py [--records 100000] [--per-request 500] [--clients 4] [--workers 0]
+                                [--database-url URL]
 """
 from __future__ import annotations
 
@@ -52,12 +57,20 @@ def worker(i: int) -> dict:
     return data
 
 
-def start_server(port: int, data_dir: str, database_url: str) -> subprocess.Popen:
+GRAPHSYNC = str(Path(sys.executable).with_name("graphsync"))
+
+
+def environment(data_dir: str, database_url: str) -> dict[str, str]:
     env = dict(os.environ, GRAPHSYNC_DATA_DIR=data_dir, GRAPHSYNC_MAX_BODY_BYTES=str(64 * 1024 * 1024),
                GRAPHSYNC_ENGINE_POLL_SECONDS="0.05", GRAPHSYNC_LOG_LEVEL="warning")
+    env.pop("GRAPHSYNC_ENGINE", None)
     if database_url:
         env["GRAPHSYNC_DATABASE_URL"] = database_url
-    command = [str(Path(sys.executable).with_name("graphsync")), "serve", "--emulator", "--port", str(port)]
+    return env
+
+
+def start_server(port: int, env: dict[str, str], engine: bool) -> subprocess.Popen:
+    command = [GRAPHSYNC, "serve", "--emulator", "--port", str(port)] + ([] if engine else ["--no-engine"])
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -69,6 +82,24 @@ def start_server(port: int, data_dir: str, database_url: str) -> subprocess.Pope
                 raise RuntimeError(process.stderr.read().decode())
             time.sleep(0.05)
     raise RuntimeError("the server did not start")
+
+
+def start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen]:
+    """``graphsync worker`` processes, once each says it is running."""
+    workers = [subprocess.Popen([GRAPHSYNC, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+               for _ in range(count)]
+    for process in workers:
+        line = process.stdout.readline().decode()
+        if "running" not in line:
+            raise RuntimeError(f"the worker did not start: {line}{process.stdout.read().decode()}")
+        threading.Thread(target=forward, args=(process.stdout,), daemon=True).start()
+    return workers
+
+
+def forward(stream) -> None:
+    """What a worker says after starting (warnings, its stop) goes to stderr, and the pipe never fills."""
+    for line in stream:
+        sys.stderr.write(line.decode(errors="replace"))
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -83,19 +114,28 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--per-request", type=int, default=500, help="operations per bulk request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent uploading threads")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="graphsync worker processes beside an API-only server (0: the server's own engine)")
     parser.add_argument("--database-url", default="", help="e.g. postgresql://… (default: SQLite in a temp dir)")
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(port, tmp, args.database_url)
+        env = environment(tmp, args.database_url)
+        server = start_server(port, env, engine=args.workers == 0)
+        workers: list[subprocess.Popen] = []
         try:
-            run(f"http://127.0.0.1:{port}", args, server.pid)
+            workers = start_workers(args.workers, env)
+            processes = {"server" if workers else "server (API and engine)": server.pid}
+            processes.update({f"worker {i + 1}": w.pid for i, w in enumerate(workers)})
+            run(f"http://127.0.0.1:{port}", args, processes)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in [*workers, server]:
+                process.terminate()
+            for process in [*workers, server]:
+                process.wait(timeout=60)
 
 
-def run(base: str, args, pid: int) -> None:
+def run(base: str, args, processes: dict[str, int]) -> None:
     tenant = httpx.post(f"{base}/graphsync/tenants", params={"displayName": "bench"}).json()
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tenant['accessToken']}"}, timeout=600)
     sp = http.post(f"/v1.0/applicationTemplates/{API_APP}/instantiate",
@@ -154,7 +194,8 @@ def run(base: str, args, pid: int) -> None:
     last = http.get("/v1.0/users", params={"$filter": f"employeeId eq '{100000 + n - 1}'"}).json()["value"][0]
     manager = http.get(f"/v1.0/users/{last['id']}/manager").json()
     print(f"failed records: {len(failures.get('value', []))}; the last worker reports to {manager['employeeId']}")
-    print(f"server peak RSS: {peak_rss_mib(pid):.0f} MiB")
+    for name, pid in processes.items():
+        print(f"{name} peak RSS: {peak_rss_mib(pid):.0f} MiB")
 
 
 if __name__ == "__main__":
