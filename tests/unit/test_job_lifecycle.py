@@ -104,6 +104,20 @@ def test_quarantine_longer_than_four_weeks_disables_the_job(world):
     assert job["status"]["code"] == "Active" and len(world.target.resources["Users"]) == 8
 
 
+def test_a_job_quarantined_by_its_first_cycle_waits_a_day_for_the_next(world):
+    """A job whose very first cycle never succeeded has no watermark; it must still wait out its
+    quarantine instead of running at every scheduler poll."""
+    world.act(synchronization.merge_secrets, world.owner, [SecretPair(key="SecretToken", value="wrong")])
+    world.target.token = "right"
+    assert provisioning.due_jobs(world.runtime, world.clock.now()) == [world.ref]
+    job = world.cycle()
+    assert job["status"]["code"] == "Quarantine"
+    world.clock.advance(timedelta(hours=23))
+    assert provisioning.due_jobs(world.runtime, world.clock.now()) == []
+    world.clock.advance(timedelta(hours=1, minutes=1))
+    assert provisioning.due_jobs(world.runtime, world.clock.now()) == [world.ref]
+
+
 def test_a_schema_change_makes_the_next_cycle_an_initial_one(world):
     from graphsync.models import SynchronizationSchema
     first = world.cycle()

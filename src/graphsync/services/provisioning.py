@@ -47,8 +47,9 @@ def _is_due(row, now: datetime) -> bool:
         return False
     state = row.state or {}
     next_run = state.get("nextRunAt")
-    return bool(state.get("runRequested") or (next_run and datetime.fromisoformat(next_run) <= now)
-                or "watermark" not in state)
+    if next_run:  # scheduled (after a cycle, failed ones included: a quarantined job waits a day)
+        return bool(state.get("runRequested")) or datetime.fromisoformat(next_run) <= now
+    return bool(state.get("runRequested")) or "watermark" not in state  # active, never run yet
 
 
 def due_jobs(runtime, now: datetime) -> list[JobRef]:
