@@ -109,6 +109,12 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -195,7 +201,7 @@ def run(base: str, args, processes: dict[str, int]) -> None:
     manager = http.get(f"/v1.0/users/{last['id']}/manager").json()
     print(f"failed records: {len(failures.get('value', []))}; the last worker reports to {manager['employeeId']}")
     for name, pid in processes.items():
-        print(f"{name} peak RSS: {peak_rss_mib(pid):.0f} MiB")
+        print(f"{name} peak RSS: {peak_rss_mib(pid):.0f} MiB, CPU {cpu_seconds(pid):.1f} s")
 
 
 if __name__ == "__main__":

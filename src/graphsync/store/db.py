@@ -1,6 +1,8 @@
 """The database: engine creation, migrations at start, transactions."""
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -25,7 +27,14 @@ class Database:
         self.engine = _create_engine(url)
         # SQLite has one writer at a time; serialising our own transactions avoids SQLITE_BUSY
         # upgrades (and is required for the in-memory store, whose one connection is shared).
-        self._lock = threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        # A file is also serialised across processes (a worker beside serve) by a lock file.
+        path = _sqlite_path(url)
+        if path:
+            self._lock = _FileLock(Path(f"{path}.lock"))
+        elif self.engine.dialect.name == "sqlite":
+            self._lock = threading.RLock()
+        else:
+            self._lock = nullcontext()
 
     @property
     def dialect(self) -> str:
@@ -57,13 +66,52 @@ class Database:
         self.engine.dispose()
 
 
+class _FileLock:
+    """The threads of this process one after the other (an RLock), and processes one after the
+    other (flock on a file beside the database). SQLite's busy timeout would do the latter too, but
+    it polls with sleeps of up to 100 ms: a process waiting for another's transaction would sleep
+    past its end; a waiter on flock runs as soon as the lock is free."""
+
+    def __init__(self, path: Path):
+        self._threads = threading.RLock()
+        self._path = path
+        self._fd: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._depth == 0:
+                if self._fd is None:
+                    self._path.parent.mkdir(parents=True, exist_ok=True)
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
+def _sqlite_path(url: str) -> str:
+    """The file of a SQLite URL ('' for other databases and the in-memory store)."""
+    if not url.startswith("sqlite") or url in ("sqlite://", "sqlite:///:memory:"):
+        return ""
+    return url.split("///", 1)[1] if "///" in url else ""
+
+
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False},
                                    json_serializer=codec.dumps, json_deserializer=codec.loads)
         else:
-            path = url.split("///", 1)[1] if "///" in url else ""
+            path = _sqlite_path(url)
             if path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
