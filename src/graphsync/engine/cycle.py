@@ -47,8 +47,10 @@ class _Pipeline:
 
     async def _wait(self) -> None:
         done, self.running = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()  # a page's failure (pause, rejected credentials) ends the pass
+        failures = [task.exception() for task in done  # every outcome is retrieved, not only the first
+                    if not task.cancelled() and task.exception() is not None]
+        if failures:
+            raise failures[0]  # a page's failure (pause, rejected credentials) ends the pass
 
     async def __aenter__(self) -> _Pipeline:
         return self
@@ -61,6 +63,7 @@ class _Pipeline:
                 await self.drain()
         finally:
             await asyncio.gather(*self.running, return_exceptions=True)
+            self.running = set()
 
 
 class CredentialsRejected(Exception):
