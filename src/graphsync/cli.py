@@ -43,8 +43,8 @@ def _runtime(settings: Settings | None = None):
 
 @app.command()
 def serve(
-    host: Optional[str] = typer.Option(None, help="Interface to listen on [env GRAPHSYNC_HOST, default 127.0.0.1]."),
-    port: Optional[int] = typer.Option(None, help="Port [env GRAPHSYNC_PORT, default 8080]."),
+    host: Optional[str] = typer.Option(None, help="Interface to listen on (env GRAPHSYNC_HOST, default 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (env GRAPHSYNC_PORT, default 8080)."),
     memory: bool = typer.Option(False, "--memory", help="Throw-away in-memory store (nothing is kept)."),
     emulator: bool = typer.Option(False, "--emulator", help="Enable POST /graphsync/tenants for tests."),
     workers: int = typer.Option(1, help="Uvicorn worker processes (PostgreSQL only)."),
@@ -382,7 +382,7 @@ def upload(
     url: str = typer.Option("http://127.0.0.1:8080", help="graphsync's base URL."),
     token: Optional[str] = typer.Option(None, envvar="GRAPHSYNC_TOKEN",
                                         help="A bearer token with SynchronizationData-User.Upload "
-                                             "[env GRAPHSYNC_TOKEN]."),
+                                             "(env GRAPHSYNC_TOKEN)."),
     batch_size: int = typer.Option(50, "--batch-size", min=1, help="Records per bulk request (Entra's limit: 50)."),
     rate: float = typer.Option(40, help="Requests per second at most (Entra's limit: 40; 0 = no pacing)."),
 ):

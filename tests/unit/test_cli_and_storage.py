@@ -36,6 +36,13 @@ def test_help_lists_the_commands():
         assert command in result.output
 
 
+def test_serve_help_names_the_environment_variables():
+    """Option help shows the variables (rich markup once swallowed them, leaving "Port .")."""
+    result = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "GRAPHSYNC_HOST" in result.output and "GRAPHSYNC_PORT" in result.output
+
+
 def test_token_is_for_the_default_tenant(data_dir):
     result = runner.invoke(app, ["token"])
     assert result.exit_code == 0, result.output
