@@ -44,7 +44,17 @@ def load_key(secret_key: str, data_dir: Path, *, ephemeral: bool = False) -> byt
         return base64.b64decode(path.read_text().strip())
     data_dir.mkdir(parents=True, exist_ok=True)
     key = AESGCM.generate_key(bit_length=256)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(base64.b64encode(key).decode())
+    # written in full under a private name, then linked into place: processes starting together
+    # (serve and workers) agree on the first key to land and never read a half-written file
+    draft = data_dir / f".master.key.{os.getpid()}.{os.urandom(4).hex()}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.b64encode(key).decode())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return base64.b64decode(path.read_text().strip())
+    finally:
+        draft.unlink(missing_ok=True)
     return key

@@ -133,3 +133,15 @@ def test_expr_eval_syntax_error_points_at_the_position():
     result = runner.invoke(app, ["expr", "eval", 'Join("@", [a]'])
     assert result.exit_code == 2
     assert "syntax error at 13" in result.output
+
+
+def test_processes_starting_together_agree_on_one_master_key(tmp_path):
+    """serve and workers started at once on a new data directory: every one gets the same key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from graphsync.crypto import load_key
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: load_key("", tmp_path), range(16)))
+    assert len(set(keys)) == 1 and len(keys[0]) == 32
+    assert [p.name for p in tmp_path.iterdir()] == ["master.key"]
+    assert (tmp_path / "master.key").stat().st_mode & 0o777 == 0o600
