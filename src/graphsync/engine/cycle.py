@@ -28,11 +28,13 @@ ESCROW_GIVE_UP = timedelta(days=28)
 
 
 class _Pipeline:
-    """Up to ``depth`` pages in flight: the next page's requests queue behind the current page's
+    """Up to ``depth`` pages in flight: the next pages' requests queue behind the current page's
     while its links and logs are written, so the target never idles between pages (and never
-    sees a page's worth of connections opened at once)."""
+    sees a page's worth of connections opened at once). Several pages, not two, so that one slow
+    answer (a retransmitted connect, a stalled request) holds back only its own page: against
+    scim2-server at concurrency 16, depth 2 reached ~0.9x the bare client, depth 6 ~1.0x."""
 
-    def __init__(self, depth: int = 2):
+    def __init__(self, depth: int = 6):
         self.depth = depth
         self.running: set[asyncio.Future] = set()
 
