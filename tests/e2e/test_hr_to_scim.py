@@ -4,6 +4,7 @@ API-driven inbound job; the users it creates and changes in graphsync's director
 change feed."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -47,10 +48,11 @@ def eventually(check, timeout: float = 40):
         time.sleep(0.1)
 
 
-def test_hr_records_reach_the_scim_app(http, scim_server):
-    tag = uuid.uuid4().hex[:8]
-
-    # the SCIM app: an outbound job over every user of the directory, cycling every second
+@contextlib.contextmanager
+def scim_app_job(http: httpx.Client, tag: str, scim_server):
+    """The SCIM app: an outbound job over every user of the directory, cycling every second,
+    started and through its first cycle; paused on the way out (it would cycle for the rest of
+    the session). Yields the job id."""
     app = http.post(f"/v1.0/applicationTemplates/{SCIM_APP_TEMPLATE}/instantiate",
                     json={"displayName": f"SCIM app {tag}"}).json()
     out_sync = f"/v1.0/servicePrincipals/{app['servicePrincipal']['id']}/synchronization"
@@ -61,11 +63,17 @@ def test_hr_records_reach_the_scim_app(http, scim_server):
     assert http.patch(f"{out_sync}/jobs/{out_job}", json={"schedule": {"interval": "PT1S"}}).status_code == 204
     assert http.post(f"{out_sync}/jobs/{out_job}/start").status_code == 204
     try:
-        # the initial cycle runs on an empty directory: what follows reaches the app through the change feed
         eventually(lambda: http.get(f"{out_sync}/jobs/{out_job}").json()["status"]["lastExecution"])
-        hr_to_scim(http, tag, scim_server, out_job)
+        yield out_job
     finally:
-        http.post(f"{out_sync}/jobs/{out_job}/pause")  # it would cycle every second for the rest of the session
+        http.post(f"{out_sync}/jobs/{out_job}/pause")
+
+
+def test_hr_records_reach_the_scim_app(http, scim_server):
+    tag = uuid.uuid4().hex[:8]
+    # the initial cycle runs on an empty directory: what follows reaches the app through the change feed
+    with scim_app_job(http, tag, scim_server) as out_job:
+        hr_to_scim(http, tag, scim_server, out_job)
 
 
 def hr_to_scim(http: httpx.Client, tag: str, scim_server, out_job: str) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from graphsync.testing import free_port
 from tests.conftest import TEST_SECRET_KEY, throwaway_postgres
-from tests.e2e.test_hr_to_scim import API_APP, SCIM_APP_TEMPLATE, eventually, hr_to_scim, upload, worker
+from tests.e2e.test_hr_to_scim import API_APP, eventually, hr_to_scim, scim_app_job, upload, worker
 
 GRAPHSYNC = str(Path(sys.executable).with_name("graphsync"))
 
@@ -110,21 +110,9 @@ def test_workers_beside_an_api_only_server_provision_inbound_and_outbound(split,
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tenant['accessToken']}"},
                       timeout=30) as http:
         tag = tenant["tenantId"][:8]
-        app = http.post(f"/v1.0/applicationTemplates/{SCIM_APP_TEMPLATE}/instantiate",
-                        json={"displayName": f"SCIM app {tag}"}).json()
-        out_sync = f"/v1.0/servicePrincipals/{app['servicePrincipal']['id']}/synchronization"
-        out_job = http.post(f"{out_sync}/jobs", json={"templateId": "scim"}).json()["id"]
-        assert http.put(f"{out_sync}/secrets", json={"value": [
-            {"key": "BaseAddress", "value": scim_server.url}, {"key": "SecretToken", "value": scim_server.token},
-            {"key": "SyncAll", "value": "true"}]}).status_code == 204
-        assert http.patch(f"{out_sync}/jobs/{out_job}", json={"schedule": {"interval": "PT1S"}}).status_code == 204
-        assert http.post(f"{out_sync}/jobs/{out_job}/start").status_code == 204
-        try:
-            eventually(lambda: http.get(f"{out_sync}/jobs/{out_job}").json()["status"]["lastExecution"])
+        with scim_app_job(http, tag, scim_server) as out_job:
             # HR records → the directory (inbound, in a worker) → the SCIM app (outbound, in a worker)
             hr_to_scim(http, tag, scim_server, out_job)
-        finally:
-            http.post(f"{out_sync}/jobs/{out_job}/pause")
         # each staged record was applied once, whichever worker took the job's batches
         creates = http.get("/v1.0/auditLogs/provisioning", params={
             "$filter": "provisioningAction eq 'create'", "$top": 500}).json()["value"]
