@@ -15,6 +15,7 @@ import pytest
 
 from graphsync import expressions
 from tests.conftest import token_for
+from tests.waiting import eventually
 
 API_APP = "557df4cf-766b-4086-85d9-55769b9c02cb"  # "API-driven provisioning to Microsoft Entra ID"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -108,17 +109,6 @@ class Inbound:
         change(schema)
         response = self.http.put(f"{self.job}/schema", json=schema)
         assert response.status_code == 204, response.text
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.05)
 
 
 def processed(inbound: Inbound, external_id: str, count: int = 1) -> list[dict]:

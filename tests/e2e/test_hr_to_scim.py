@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
 
 import httpx
 
 from tests.conftest import SCIM_APP_TEMPLATE
+from tests.waiting import eventually
 
 API_APP = "557df4cf-766b-4086-85d9-55769b9c02cb"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -35,17 +35,6 @@ def upload(http: httpx.Client, url: str, *records: dict) -> None:
             "Operations": [{"method": "POST", "path": "/Users", "bulkId": r["externalId"], "data": r} for r in records]}
     response = http.post(url, content=json.dumps(body), headers={"Content-Type": "application/scim+json"})
     assert response.status_code == 202, response.text
-
-
-def eventually(check, timeout: float = 40):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s")
-        time.sleep(0.1)
 
 
 @contextlib.contextmanager

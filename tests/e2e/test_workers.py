@@ -16,7 +16,8 @@ import pytest
 
 from graphsync.testing import free_port
 from tests.conftest import TEST_SECRET_KEY, throwaway_postgres
-from tests.e2e.test_hr_to_scim import API_APP, eventually, hr_to_scim, scim_app_job, upload, worker
+from tests.e2e.test_hr_to_scim import API_APP, hr_to_scim, scim_app_job, upload, worker
+from tests.waiting import eventually
 
 GRAPHSYNC = str(Path(sys.executable).with_name("graphsync"))
 
