@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
-import urllib.request
 from urllib.parse import quote
 
 import httpx

@@ -1,8 +1,8 @@
 """The engine's state store on the database: links, escrows and provisioning logs of one job."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from contextlib import contextmanager, nullcontext
+from datetime import datetime, timezone
 from typing import Any, Callable, ContextManager, Iterator
 
 from sqlalchemy import and_, delete, func, insert, select
