@@ -93,7 +93,8 @@ def worker():
 
     Any number may run: a job runs in one process at a time (job leases).
 
-    Ctrl-C or SIGTERM stops after the current page or batch; a second one stops at once."""
+    Ctrl-C or SIGTERM stops once the objects under way (or the current inbound batch) are done;
+    a second one stops at once."""
     import logging
     import os
     import signal
@@ -123,7 +124,7 @@ def worker():
     while not stopping.wait(1.0):
         if not runtime.scheduler.running:  # pragma: no cover - the loop catches everything
             break
-    console.print("graphsync worker: stopping after the current page or batch …")
+    console.print("graphsync worker: stopping once the work under way is done …")
     runtime.scheduler.stop(timeout=None)
     runtime.scheduler = None
     runtime.close()

@@ -116,27 +116,41 @@ SETTINGS = CycleSettings(tenant_id="t", job_id="j", service_principal_id="sp", s
                          sync_all=True, skip_out_of_scope_deletions=False)
 
 
-def run(source, store, target, clock, *, initial, watermark=0, should_stop=lambda: False, token=None):
+def run(source, store, target, clock, *, initial, watermark=0, should_stop=lambda: False, token=None,
+        stop_check_every=None):
     async def go():
         client = ScimClient("http://scim.test", token or target.token, transport=httpx.ASGITransport(app=target),
                             retry=RetryPolicy(attempts=2, base_delay=0), sleep=lambda _: asyncio.sleep(0))
         async with client:
             cycle = Cycle(RULES, SETTINGS, source, client, store, clock.now,
                           expressions.EvaluationContext(clock=clock.now), should_stop=should_stop)
+            if stop_check_every is not None:
+                cycle.stop_check_every = stop_check_every
             return await cycle.run(initial=initial, watermark=watermark)
     return asyncio.run(go())
 
 
-def test_a_paused_cycle_resumes_without_duplicates():
+def test_a_paused_cycle_stops_within_a_page_and_resumes_without_duplicates():
     source, store, target, clock = MemorySource([user(i) for i in range(450)]), MemoryStore(), \
         InMemoryScimTarget(), ManualClock()
-    pages = iter([False, True])  # stop before the second page
-    with pytest.raises(CycleInterrupted):
-        run(source, store, target, clock, initial=True, should_stop=lambda: next(pages, True))
-    assert len(target.resources["Users"]) == 200 and len(store.link_rows) == 200  # one whole page, linked
+    with pytest.raises(CycleInterrupted):  # paused once 50 users are in the target
+        run(source, store, target, clock, initial=True, stop_check_every=1,
+            should_stop=lambda: len(target.resources["Users"]) >= 50)
+    created = len(target.resources["Users"])
+    # the objects already under way finished; no other started, though three pages were in flight
+    assert 50 <= created < 100
+    assert len(store.link_rows) == created  # everything sent is linked
     result = run(source, store, target, clock, initial=True)
     assert len(target.resources["Users"]) == 450 and len(store.link_rows) == 450
-    assert result.exported == 250  # the first page matched its links: nothing sent again
+    assert result.exported == 450 - created  # the linked ones matched their links: nothing sent again
+
+
+def test_a_pause_before_a_page_starts_sends_nothing_of_it():
+    source, store, target, clock = MemorySource([user(i) for i in range(450)]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+    with pytest.raises(CycleInterrupted):
+        run(source, store, target, clock, initial=True, should_stop=lambda: True)
+    assert target.resources["Users"] == {} and store.link_rows == {}
 
 
 def test_links_lost_after_a_crash_are_matched_not_duplicated():

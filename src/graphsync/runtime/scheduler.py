@@ -7,8 +7,8 @@ bulkUpload records between outbound cycles, a couple of seconds of work at a tim
 Several processes may run a scheduler on one database (``graphsync serve`` with its engine,
 ``graphsync worker``s, uvicorn workers): each job's work runs under the job's lease
 (services/leases.py), so a job runs in one process at a time and the others skip it that tick.
-Stopping ends a running cycle after its current page (it continues, without duplicates, in
-whichever process runs the job next).
+Stopping ends a running cycle once the objects under way are done and linked (it continues,
+without duplicates, in whichever process runs the job next).
 """
 from __future__ import annotations
 

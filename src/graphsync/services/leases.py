@@ -11,7 +11,7 @@ locks:
   re-evaluates the WHERE of a blocked UPDATE against the winner's row; SQLite has one writer), so
   it is refused and skips the job this tick.
 * **renew**: ``UPDATE … SET expires_at WHERE job AND holder = me``. No row changed means the lease
-  expired and someone else took it: the work stops at its next page or batch.
+  expired and someone else took it: the work stops within its current page or at its next batch.
 * **release**: ``DELETE … WHERE job AND holder = me``.
 
 While work runs, a heartbeat thread renews the lease every third of its lifetime (so phases

@@ -74,7 +74,8 @@ def run_leased(runtime, ref: JobRef, should_stop: Callable[[], bool] = lambda: F
                transport: httpx.AsyncBaseTransport | None = None) -> bool:
     """The scheduler's way to run a due job: under the job's lease, so no other process runs the
     same job meanwhile, and only if it is still due. False = skipped (held elsewhere, or no longer
-    due). The cycle stops after its current page once ``should_stop`` says so or the lease is lost."""
+    due). The cycle stops (the objects under way finish and are linked) once ``should_stop`` says so
+    or the lease is lost."""
     with leases.held(runtime, ref.tenant_id, ref.job_id) as lease:
         if lease is None or not _still_due(runtime, ref):
             return False
@@ -131,7 +132,7 @@ class Prepared:
 
     def cycle(self, runtime, target: ScimClient, *, stoppable: bool = True,
               interrupt: Callable[[], bool] | None = None) -> Cycle:
-        """A cycle; a ``stoppable`` one ends after the current page once the job is paused, or
+        """A cycle; a ``stoppable`` one stops within its current page once the job is paused, or
         ``interrupt`` says so (the process stops, or its lease was lost)."""
         if stoppable:
             def should_stop() -> bool:
@@ -197,7 +198,7 @@ def _entry_counts(counts: dict[str, int]) -> list[dict[str, Any]]:
 
 
 def _still_active(runtime, ref: JobRef) -> bool:
-    """Checked between pages: pause (or delete) stops a running cycle after the current page."""
+    """Asked by a running cycle at every page and every few objects: pause (or delete) stops it."""
     with runtime.db.transaction() as conn:
         row = conn.execute(select(sync_jobs.c.doc).where(sync_jobs.c.tenant_id == ref.tenant_id,
                                                          sync_jobs.c.owner_id == ref.owner_id,
