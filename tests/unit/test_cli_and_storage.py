@@ -145,3 +145,23 @@ def test_processes_starting_together_agree_on_one_master_key(tmp_path):
     assert len(set(keys)) == 1 and len(keys[0]) == 32
     assert [p.name for p in tmp_path.iterdir()] == ["master.key"]
     assert (tmp_path / "master.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_sqlite_write_ahead_log_reaches_the_database_file_while_the_process_runs(tmp_path):
+    """Commits do not checkpoint (a bulk writer would pay for it); the checkpointer thread moves
+    the log into the database file in the background, so the file holds the data and the log
+    stays short without waiting for the process to stop."""
+    from sqlalchemy import text
+
+    from tests.waiting import eventually
+    runtime = Runtime(Settings(data_dir=tmp_path, engine=False, secret_key=TEST_SECRET_KEY)).start()
+    database = tmp_path / "graphsync.db"
+    assert database.exists()
+    with runtime.db.transaction() as conn:
+        conn.execute(text("create table ballast (payload text)"))
+        conn.execute(text("insert into ballast values (:p)"), [{"p": "x" * 4000} for _ in range(1000)])
+    eventually(lambda: database.stat().st_size > 4_000_000, timeout=20)
+    with runtime.db.transaction() as conn:  # what was checkpointed is intact
+        assert conn.execute(text("select count(*), min(length(payload)) from ballast")).one() == (1000, 4000)
+    runtime.close()
+    assert not runtime.db._checkpointer._thread.is_alive()  # closing stops it
