@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import String, and_, bindparam, column, delete, func, insert, or_, select, text, update, values
 
 from graphsync.directory_models import AppRoleAssignmentBody, GroupBody, UserBody
 from graphsync.errors import BadRequest, Conflict, GraphError, not_found
@@ -639,11 +639,19 @@ def set_managers(ctx: Context, pairs: list[tuple[str, str | None]]) -> list[bool
             managers[user_id] = manager
             changed.append((user_id, manager))
             results.append(True)
-    if changed:
+    if changed and ctx.conn.dialect.name == "postgresql":
+        for start in range(0, len(changed), 1000):  # PostgreSQL runs an executemany row by row
+            wanted = values(column("user_id", String), column("manager_id", String), name="wanted") \
+                .data(changed[start:start + 1000])
+            ctx.conn.execute(update(directory_users).where(directory_users.c.tenant_id == ctx.tenant_id,
+                                                           directory_users.c.id == wanted.c.user_id)
+                             .values(manager_id=wanted.c.manager_id))
+    elif changed:  # SQLite's executemany is a loop in C over one prepared statement
         ctx.conn.execute(update(directory_users).where(directory_users.c.tenant_id == ctx.tenant_id,
                                                        directory_users.c.id == bindparam("user"))
                          .values(manager_id=bindparam("manager")),
                          [{"user": u, "manager": m} for u, m in changed])
+    if changed:
         _record_many(ctx, [(USER, u, "managerChanged", {"managerId": m}) for u, m in changed])
     return results
 
