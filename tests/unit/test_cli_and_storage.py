@@ -183,3 +183,32 @@ def test_postgresql_plans_follow_the_data_and_compresses_documents_with_lz4(post
     runtime.close()
     if lz4:  # the local server (and CI's) is built with lz4
         assert compression == {"provisioning_logs": "l", "directory_users": "l"}
+
+
+def test_postgresql_statistics_are_refreshed_as_a_bulk_load_grows_the_tables(postgres_url):
+    """Autovacuum may be off or minutes behind: after 5,000 rows added by bulk writers, and again
+    each time that doubles, the lookup tables are analyzed (plans then use the right indexes)."""
+    from sqlalchemy import text
+    runtime = Runtime(Settings(database_url=postgres_url, engine=False, secret_key=TEST_SECRET_KEY)).start()
+
+    def analyzed() -> int:
+        with runtime.db.transaction() as conn:
+            return conn.execute(text("select analyze_count from pg_stat_user_tables "
+                                     "where relname = 'directory_users'")).scalar_one()
+
+    before = analyzed()
+    runtime.db.grew(4999)
+    assert analyzed() == before
+    runtime.db.grew(1)
+    first = eventually_more(analyzed, before)
+    runtime.db.grew(4999)  # 5,000 were added before the last ANALYZE: the next one waits for as many
+    assert analyzed() == first
+    runtime.db.grew(1)
+    eventually_more(analyzed, first)
+    runtime.close()
+
+
+def eventually_more(read, than: int) -> int:
+    """pg_stat_user_tables is updated asynchronously by the statistics collector."""
+    from tests.waiting import eventually
+    return eventually(lambda: read() > than and read(), timeout=20)

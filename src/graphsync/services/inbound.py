@@ -157,6 +157,7 @@ def process_job(runtime, ref: JobRef, deadline: float | None = None,
         except Exception:
             log.exception("an inbound batch of job %s failed; processing its records one by one", ref.job_id)
             count = _isolate(runtime, ref)
+        runtime.db.grew(count)
         if count == 0:
             return False
 
