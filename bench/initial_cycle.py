@@ -30,7 +30,7 @@ from graphsync.config import Settings
 from graphsync.engine.mapping import compile_schema
 from graphsync.engine.resource import build_resource
 from graphsync.models import InstantiateBody, JobCreate, SecretPair
-from graphsync.runtime.runtime import Runtime
+from graphsync.runtime.runtime import Runtime, freeze_startup_heap
 from graphsync.services import applications, directory, jobs, provisioning, synchronization
 from graphsync.testing import InMemoryScimTarget as FastScim
 from graphsync.testing import free_port
@@ -271,6 +271,7 @@ def main() -> None:
     n, groups = args.users, args.users // 10
     with tempfile.TemporaryDirectory() as tmp:
         runtime = Runtime(Settings(data_dir=Path(tmp), engine=False)).start()
+        freeze_startup_heap()  # as graphsync serve and graphsync worker do once they are set up
         tenant = runtime.new_tenant_with_admin("bench")["tenantId"]
         began = time.perf_counter()
         ids = seed(runtime, tenant, n, groups, "a")

@@ -81,8 +81,11 @@ def serve(
         uvicorn.run("graphsync.api.app:factory", factory=True, workers=workers, host=settings.host,
                     port=settings.port, log_level=settings.log_level, access_log=False)
         return
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-                access_log=False)
+    from graphsync.runtime.runtime import freeze_startup_heap
+
+    application = create_app(settings)
+    freeze_startup_heap()
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
 
 
 @app.command()
@@ -100,7 +103,7 @@ def worker():
     import signal
     import threading
 
-    from graphsync.runtime.runtime import Runtime
+    from graphsync.runtime.runtime import Runtime, freeze_startup_heap
 
     settings = Settings()
     if settings.in_memory:
@@ -118,6 +121,7 @@ def worker():
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
     runtime = Runtime(settings).start()
+    freeze_startup_heap()
     store = settings.resolved_database_url.split("@")[-1]
     console.print(f"[bold]graphsync worker[/] (pid {os.getpid()}) running — store: {store}")
     runtime.start_engine()

@@ -212,3 +212,28 @@ def eventually_more(read, than: int) -> int:
     """pg_stat_user_tables is updated asynchronously by the statistics collector."""
     from tests.waiting import eventually
     return eventually(lambda: read() > than and read(), timeout=20)
+
+
+def test_a_long_running_process_takes_its_startup_objects_out_of_full_collections(tmp_path):
+    """serve and worker call freeze_startup_heap once set up: what is alive then (modules, app,
+    runtime) is no longer walked by every full collection; later garbage is still collected."""
+    import gc
+    import weakref
+
+    from graphsync.runtime.runtime import freeze_startup_heap
+    runtime = Runtime(Settings(data_dir=tmp_path, engine=False, secret_key=TEST_SECRET_KEY)).start()
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 10_000  # the runtime, the app's modules and their objects
+
+        class Node:
+            pass
+        later = Node()
+        later.self = later  # a reference cycle made after the freeze
+        gone = weakref.ref(later)
+        del later
+        gc.collect()
+        assert gone() is None
+    finally:
+        gc.unfreeze()
+        runtime.close()

@@ -39,4 +39,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
 
 def factory() -> FastAPI:
     """Entry point for ``uvicorn --factory graphsync.api.app:factory`` (settings from the env)."""
-    return create_app()
+    from graphsync.runtime.runtime import freeze_startup_heap
+    app = create_app()
+    freeze_startup_heap()
+    return app

@@ -1,6 +1,7 @@
 """The process-wide parts, wired once: settings, database, cipher, clock, token service."""
 from __future__ import annotations
 
+import gc
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
@@ -69,3 +70,12 @@ class Runtime:
             self.scheduler.stop()
             self.scheduler = None
         self.db.dispose()
+
+
+def freeze_startup_heap() -> None:
+    """For a long-running process (``serve``, ``worker``), once it is set up: its modules, app and
+    runtime (~100k objects) live as long as it does, yet every full collection of the cycle
+    collector walked them again, ~15 % of an engine-bound cycle. ``gc.freeze`` moves what is alive
+    now out of the collector's sight; what is allocated later is collected as before."""
+    gc.collect()
+    gc.freeze()
