@@ -181,6 +181,24 @@ def test_documented_sample_creates_the_workers_and_their_manager_arrives_later(h
     assert update["modifiedProperties"] == [{"displayName": "manager", "oldValue": None, "newValue": john_user["id"]}]
 
 
+def test_a_worker_whose_manager_is_already_provisioned_is_created_with_the_manager(http):
+    """The manager was sent in an earlier request: the worker's user is created with its manager
+    (one write), logged on the create, with no unresolved-reference step."""
+    hr = Inbound(http).start()
+    boss = sample_record(f"9{hr.tag}01", f"boss.{hr.tag}@example.com", "The Boss", "Boss", "Director", None)
+    hr.accepted(boss)
+    boss_user = eventually(lambda: hr.user(boss["externalId"]))
+    worker = sample_record(f"9{hr.tag}02", f"worker.{hr.tag}@example.com", "A Worker", "Worker", "Guide",
+                           manager=boss["externalId"])
+    hr.accepted(worker)
+    [created] = processed(hr, worker["externalId"])
+    worker_user = hr.user(worker["externalId"])
+    assert hr.manager_of(worker_user["id"]) == boss_user["id"]
+    assert created["provisioningAction"] == "create" and created["provisioningStatusInfo"]["status"] == "success"
+    assert "EntrySynchronizationSkip" not in [s["name"] for s in created["provisioningSteps"]]
+    assert {"displayName": "manager", "oldValue": None, "newValue": boss_user["id"]} in created["modifiedProperties"]
+
+
 def test_documented_update_sample_disables_a_directory_user_matched_on_employee_id(http):
     hr = Inbound(http).start()
     employee_id = f"71{hr.tag[:5]}"
@@ -510,7 +528,7 @@ def test_a_record_that_breaks_processing_is_isolated_and_the_batch_is_not_half_a
 
     real = inbound.directory.create_users
 
-    def breaking(ctx, bodies):
+    def breaking(ctx, bodies, managers=None):
         results = real(ctx, [body for body in bodies if body.get("displayName") != "Poison"])  # written…
         if len(results) < len(bodies):
             raise RuntimeError("the database went away")  # …and rolled back with the whole batch

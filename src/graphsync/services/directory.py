@@ -441,10 +441,12 @@ def create_user(ctx: Context, body: UserBody | dict) -> dict:
     return doc
 
 
-def create_users(ctx: Context, bodies: list[UserBody | dict]) -> list[dict | GraphError]:
+def create_users(ctx: Context, bodies: list[UserBody | dict],
+                 managers: list[str | None] | None = None) -> list[dict | GraphError]:
     """create_user for many bodies in one go (bulk inserts; one query for taken UPNs). Each result
     is the new user's document, or the GraphError that refused that body; the others go on. The
-    new ids ascend (``ordered_ids``)."""
+    new ids ascend (``ordered_ids``). ``managers`` (one per body) are set with the insert, as
+    set_manager would; a manager that is not a live user is not set (``manager_of`` tells)."""
     _serialise_writers(ctx)
     now = ctx.now()
     created = format_datetime(now)
@@ -467,16 +469,33 @@ def create_users(ctx: Context, bodies: list[UserBody | dict]) -> list[dict | Gra
             if upn in taken:
                 results[index] = _upn_taken()
             taken.add(upn)
-    _insert_users(ctx, [r for r in results if isinstance(r, dict)])
+    wanted_managers = _live_ids(ctx, [m for m in managers or [] if m])
+    _insert_users(ctx, [r for r in results if isinstance(r, dict)],
+                  [m if m in wanted_managers else None for m, r in zip(managers, results) if isinstance(r, dict)]
+                  if managers else None)
     return results
 
 
-def _insert_users(ctx: Context, docs: list[dict]) -> None:
+def _live_ids(ctx: Context, ids: list[str]) -> set[str]:
+    ids = sorted(set(ids))
+    live: set[str] = set()
+    for start in range(0, len(ids), 500):
+        live.update(ctx.conn.execute(select(directory_users.c.id).where(
+            directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
+            directory_users.c.id.in_(ids[start:start + 500]))).scalars())
+    return live
+
+
+def _insert_users(ctx: Context, docs: list[dict], managers: list[str | None] | None = None) -> None:
+    """New users; ``managers`` (one per doc) land in the same row, so a user created with a manager
+    is written once (its "created" change covers the manager)."""
     if not docs:
         return
     now, tenant_id = ctx.now(), ctx.tenant_id
-    insert_rows(ctx, directory_users, ("tenant_id", "id", "doc", "user_principal_name", "created_at"),
-                [(tenant_id, doc["id"], doc, doc["userPrincipalName"].lower(), now) for doc in docs])
+    managers = managers or [None] * len(docs)
+    insert_rows(ctx, directory_users, ("tenant_id", "id", "doc", "user_principal_name", "created_at", "manager_id"),
+                [(tenant_id, doc["id"], doc, doc["userPrincipalName"].lower(), now, manager)
+                 for doc, manager in zip(docs, managers)])
     _record_many(ctx, [(USER, doc["id"], "created", None) for doc in docs])
 
 

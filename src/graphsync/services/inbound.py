@@ -203,6 +203,7 @@ class _Record:
     user_id: str | None = None
     before: dict | None = None  # the user before this record (None: created, or unmatched)
     after_name: str | None = None
+    manager_id: str | None = None  # the manager set when the user was created
     steps: list[dict] = field(default_factory=list)
     modified: list[tuple[str, Any, Any]] = field(default_factory=list)
     status: str = "success"
@@ -328,6 +329,8 @@ class _Batch:
     created: dict[tuple[str, str], str] = field(default_factory=dict)  # (property, lowered value) → user id
     wave: list[_Record] = field(default_factory=list)
     wave_keys: set[Any] = field(default_factory=set)
+    ref: JobRef | None = None
+    manager_links: dict[str, str] = field(default_factory=dict)  # managers' externalId → user id
 
 
 def _apply(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
@@ -341,7 +344,7 @@ def _apply(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None
              if uid in linked_docs and not linked_docs[uid].get("deletedDateTime")}
     unlinked = [r for r in records if r.external_id not in links]
     matches, match_keys = _match(ctx, run, unlinked)
-    batch = _Batch(links, {uid: linked_docs[uid] for uid in links.values()})
+    batch = _Batch(links, {uid: linked_docs[uid] for uid in links.values()}, ref=ref)
 
     for record in records:
         ext = record.external_id
@@ -408,10 +411,14 @@ def _flush(ctx: Context, run: _Run, batch: _Batch) -> None:
     """Write the open wave: its creates, then its updates."""
     wave, batch.wave, batch.wave_keys = batch.wave, [], set()
     creates = [r for r in wave if r.decision.kind == "create"]
-    for record, result in zip(creates, directory.create_users(ctx, [r.decision.writes for r in creates])):
+    managers = _known_managers(ctx, batch, creates)
+    results = directory.create_users(ctx, [r.decision.writes for r in creates], managers)
+    managed = directory.managers_of(ctx, [r["id"] for r, m in zip(results, managers) if m and isinstance(r, dict)])
+    for record, result in zip(creates, results):
         if isinstance(result, GraphError):
             _fail(record, run, _error_code(result), result.message, existing=False, export=True)
             continue
+        record.manager_id = managed.get(result["id"])
         record.user_id = result["id"]
         batch.docs[result["id"]] = result
         batch.links[record.external_id] = batch.new_links[record.external_id] = result["id"]
@@ -440,6 +447,18 @@ def _flush(ctx: Context, run: _Run, batch: _Batch) -> None:
                          is False else "update" if result else "other")
         record.status = "success" if result else "skipped"
         record.after_name = record.decision.writes.get("userPrincipalName") or record.before.get("userPrincipalName")
+
+
+def _known_managers(ctx: Context, batch: _Batch, creates: list[_Record]) -> list[str | None]:
+    """The user ids of the managers the new users name, where the job already linked them (in an
+    earlier batch, or earlier in this one): such a user is created with its manager in one write.
+    The others (a manager later in this wave, or not provisioned yet) are left to _references."""
+    wanted = [r.decision.manager for r in creates]
+    unknown = [m for m in wanted if m and m not in batch.links and m not in batch.manager_links]
+    if unknown:
+        batch.manager_links.update(_links(ctx, batch.ref, unknown))
+    return [None if not m or m == r.external_id else batch.links.get(m) or batch.manager_links.get(m)
+            for m, r in zip(wanted, creates)]
 
 
 def _differs(writes: dict[str, Any], doc: dict) -> bool:
@@ -612,7 +631,9 @@ def _references(ctx: Context, run: _Run, ref: JobRef, records: list[_Record], li
                                             f"'{manager_ext}' names the worker as their own manager; the manager is "
                                             "not set.", {"PropertyName": "manager", "SkipReason": "SelfReference"}))
         elif manager_ext in links:
-            if record.action == "create" or current_managers.get(record.user_id) != links[manager_ext]:
+            if record.manager_id is not None and record.manager_id == links[manager_ext]:
+                record.modified.append(("manager", None, record.manager_id))  # set with the create
+            elif record.action == "create" or current_managers.get(record.user_id) != links[manager_ext]:
                 settable.append((record, links[manager_ext]))
         else:
             pending[record.external_id] = manager_ext
