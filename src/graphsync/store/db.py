@@ -128,8 +128,9 @@ class _Checkpointer:
                     if connection is None:
                         if not os.path.exists(self._path):
                             continue  # not created yet (migrations create it)
-                        connection = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_SECONDS,
-                                                     check_same_thread=False)
+                        # mode=rw: never create a database file (one removed meanwhile stays removed)
+                        connection = sqlite3.connect(f"{Path(self._path).resolve().as_uri()}?mode=rw", uri=True,
+                                                     timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     log.warning("checkpointing %s failed; trying again", self._path, exc_info=True)
