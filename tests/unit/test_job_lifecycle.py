@@ -140,3 +140,25 @@ def test_validate_credentials_reports_what_failed(world):
     with pytest.raises(BadRequest) as refused:
         asyncio.run(jobs.check_credentials({"BaseAddress": "http://127.0.0.1:9/scim", "SecretToken": "x"}))
     assert refused.value.code == "CredentialsValidationFailed" and "not reachable" in refused.value.message
+
+
+def test_a_cycle_writes_its_progress_at_most_once_a_second_and_ends_with_the_totals(world):
+    """Progress counts the job's links (a query that grows with the directory), so a running cycle
+    writes it after its first page and then at most once a second; the end of the cycle writes the
+    final figures."""
+    now = [0.0]
+    written: list[tuple[int, int]] = []
+    update = provisioning._at_most_every(1.0, lambda done, total: written.append((done, total)),
+                                         clock=lambda: now[0])
+    for done, at in ((200, 0.0), (400, 0.4), (600, 0.9), (800, 1.0), (1000, 1.5), (1200, 2.1)):
+        now[0] = at
+        update(done, 1200)
+    assert written == [(200, 1200), (800, 1200), (1200, 1200)]
+
+    with world.runtime.unit(world.ref.tenant_id) as ctx:
+        for i in range(8, 450):
+            directory.create_user(ctx, {"displayName": f"User {i}", "userPrincipalName": f"u{i}@c.test",
+                                        "accountEnabled": True})
+    done = world.cycle()["status"]
+    assert done["progress"][0]["completedUnits"] == done["progress"][0]["totalUnits"] == 450
+    assert done["synchronizedEntryCountByType"] == [{"key": "user to User", "value": 450}]

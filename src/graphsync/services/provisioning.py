@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -144,8 +145,8 @@ class Prepared:
                      runtime.clock.now, self.context, should_stop=should_stop,
                      delete_threshold=delete_threshold(self.doc, self.secrets),
                      force_deletes="ForceDeletes" in (self.state.get("resets") or []),
-                     on_progress=(lambda done, total: _progress(runtime, self.ref, self.store, done, total))
-                     if stoppable else None)
+                     on_progress=_at_most_every(PROGRESS_SECONDS, lambda done, total: _progress(
+                         runtime, self.ref, self.store, done, total)) if stoppable else None)
 
 
 def prepare(runtime, ref: JobRef) -> Prepared | None:
@@ -172,6 +173,24 @@ def prepare(runtime, ref: JobRef) -> Prepared | None:
     store = DatabaseStateStore(lambda: runtime.unit(ref.tenant_id), ref.tenant_id, ref.job_id)
     source = DirectorySource(lambda: runtime.unit(ref.tenant_id), ref.owner_id)
     return Prepared(doc, schema, state, secrets, settings, context, store, source, ref)
+
+
+PROGRESS_SECONDS = 1.0  # how often a running cycle writes its progress to the job
+
+
+def _at_most_every(seconds: float, update: Callable[[int, int], None],
+                   clock: Callable[[], float] = time.monotonic) -> Callable[[int, int], None]:
+    """The first call, then at most one per ``seconds`` (wall time: how fresh the dashboard is).
+    Progress counts the job's links, a query that follows the directory's size: at every page, an
+    incremental cycle of 1,000 changes in a 1M-user directory spent a third of its time there."""
+    last = [float("-inf")]
+
+    def call(done: int, total: int) -> None:
+        now = clock()
+        if now - last[0] >= seconds:
+            last[0] = now
+            update(done, total)
+    return call
 
 
 def _progress(runtime, ref: JobRef, store: DatabaseStateStore, done: int, total: int) -> None:
