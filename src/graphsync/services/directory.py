@@ -445,8 +445,8 @@ def create_users(ctx: Context, bodies: list[UserBody | dict],
                  managers: list[str | None] | None = None) -> list[dict | GraphError]:
     """create_user for many bodies in one go (bulk inserts; one query for taken UPNs). Each result
     is the new user's document, or the GraphError that refused that body; the others go on. The
-    new ids ascend (``ordered_ids``). ``managers`` (one per body) are set with the insert, as
-    set_manager would; a manager that is not a live user is not set (``manager_of`` tells)."""
+    new ids ascend (``ordered_ids``). ``managers`` (one per body, or None) are set with the insert:
+    ids the caller found among ``live_user_ids`` in the same transaction."""
     _serialise_writers(ctx)
     now = ctx.now()
     created = format_datetime(now)
@@ -469,14 +469,13 @@ def create_users(ctx: Context, bodies: list[UserBody | dict],
             if upn in taken:
                 results[index] = _upn_taken()
             taken.add(upn)
-    wanted_managers = _live_ids(ctx, [m for m in managers or [] if m])
     _insert_users(ctx, [r for r in results if isinstance(r, dict)],
-                  [m if m in wanted_managers else None for m, r in zip(managers, results) if isinstance(r, dict)]
-                  if managers else None)
+                  [m for m, r in zip(managers, results) if isinstance(r, dict)] if managers else None)
     return results
 
 
-def _live_ids(ctx: Context, ids: list[str]) -> set[str]:
+def live_user_ids(ctx: Context, ids: list[str]) -> set[str]:
+    """Which of ``ids`` are users that exist and are not deleted (one query per 500)."""
     ids = sorted(set(ids))
     live: set[str] = set()
     for start in range(0, len(ids), 500):

@@ -413,12 +413,11 @@ def _flush(ctx: Context, run: _Run, batch: _Batch) -> None:
     creates = [r for r in wave if r.decision.kind == "create"]
     managers = _known_managers(ctx, batch, creates)
     results = directory.create_users(ctx, [r.decision.writes for r in creates], managers)
-    managed = directory.managers_of(ctx, [r["id"] for r, m in zip(results, managers) if m and isinstance(r, dict)])
-    for record, result in zip(creates, results):
+    for record, manager, result in zip(creates, managers, results):
         if isinstance(result, GraphError):
             _fail(record, run, _error_code(result), result.message, existing=False, export=True)
             continue
-        record.manager_id = managed.get(result["id"])
+        record.manager_id = manager
         record.user_id = result["id"]
         batch.docs[result["id"]] = result
         batch.links[record.external_id] = batch.new_links[record.external_id] = result["id"]
@@ -452,13 +451,16 @@ def _flush(ctx: Context, run: _Run, batch: _Batch) -> None:
 def _known_managers(ctx: Context, batch: _Batch, creates: list[_Record]) -> list[str | None]:
     """The user ids of the managers the new users name, where the job already linked them (in an
     earlier batch, or earlier in this one): such a user is created with its manager in one write.
-    The others (a manager later in this wave, or not provisioned yet) are left to _references."""
+    The others (a manager later in this wave, not provisioned yet, or whose user is gone) are left
+    to _references."""
     wanted = [r.decision.manager for r in creates]
     unknown = [m for m in wanted if m and m not in batch.links and m not in batch.manager_links]
     if unknown:
         batch.manager_links.update(_links(ctx, batch.ref, unknown))
-    return [None if not m or m == r.external_id else batch.links.get(m) or batch.manager_links.get(m)
-            for m, r in zip(wanted, creates)]
+    ids = [None if not m or m == r.external_id else batch.links.get(m) or batch.manager_links.get(m)
+           for m, r in zip(wanted, creates)]
+    live = directory.live_user_ids(ctx, [i for i in ids if i])
+    return [i if i in live else None for i in ids]
 
 
 def _differs(writes: dict[str, Any], doc: dict) -> bool:
