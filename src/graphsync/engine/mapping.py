@@ -52,6 +52,12 @@ class ObjectRule:
     def reference_attributes(self) -> list[AttributeRule]:
         return [a for a in self.attributes if a.reference]
 
+    @cached_property
+    def plain_readers(self) -> list[tuple[AttributeRule, str | None]]:
+        """Each plain mapping with, when it is a direct one (``[userName]``), the source attribute
+        it copies: ``evaluate`` reads those without the expression machinery (most mappings are)."""
+        return [(a, a.source_attribute) for a in self.plain_attributes]
+
 
 def _metadata(entries: list[dict] | None, key: str) -> str | None:
     return next((e.get("value") for e in entries or [] if e.get("key") == key), None)
@@ -125,19 +131,26 @@ def evaluate(rule: ObjectRule, attributes: dict[str, Any], context: expressions.
     exported = exported or {}
     values: dict[str, Any] = {}
     shown: dict[str, Any] = {}
-    for attribute in rule.plain_attributes:
-        if attribute.flow_type == "ObjectAddOnly" and not creating:
-            continue
-        if attribute.flow_type == "AttributeAddOnly" and exported.get(attribute.target) is not None:
-            continue
-        result = expressions.evaluate(attribute.source, attributes, context) if attribute.source else None
-        if result is expressions.IGNORE_FLOW:
-            continue
-        value = expressions.unwrap(result)
-        if value is None and attribute.default_value is not None and creating:
-            value = result = attribute.default_value
+    for attribute, direct in rule.plain_readers:
+        if attribute.flow_type != "Always":
+            if attribute.flow_type == "ObjectAddOnly" and not creating:
+                continue
+            if attribute.flow_type == "AttributeAddOnly" and exported.get(attribute.target) is not None:
+                continue
+        if direct is not None:  # what the Attribute node evaluates to, without its call chain
+            result = attributes.get(direct)
+            if result.__class__ is not str and result is not None:
+                result = expressions.coerce_input(result)
+            value = result
+        else:
+            result = expressions.evaluate(attribute.source, attributes, context) if attribute.source else None
+            if result is expressions.IGNORE_FLOW:
+                continue
+            value = expressions.unwrap(result)
         if value is None:
-            continue
-        values[attribute.target] = typed(value, attribute.target_type)
+            if attribute.default_value is None or not creating:
+                continue
+            value = result = attribute.default_value
+        values[attribute.target] = value if attribute.target_type == "String" else typed(value, attribute.target_type)
         shown[attribute.target] = expressions.for_log(result)
     return Evaluated(values, shown)

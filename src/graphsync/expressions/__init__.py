@@ -26,12 +26,12 @@ from .nodes import Attribute, BareWord, Comparison, Constant, Function, Node, re
 from .parser import MAX_LENGTH, parse
 from .scoping import FilterError, clause_matches, filter_operator_schemas, groups_match, scope_matches, validate_filter
 from .tree import from_source, to_source
-from .values import to_strings
+from .values import coerce_input, to_strings
 
 __all__ = [
     "Attribute", "BareWord", "Comparison", "CompiledExpression", "Constant", "EvaluationContext", "EvaluationError",
     "ExpressionError", "FUNCTIONS", "FilterError", "Function", "IGNORE_FLOW", "MAX_LENGTH", "Node",
     "NoUniqueValueError", "Redacted", "clause_matches", "compile_expression", "evaluate", "evaluate_traced",
     "filter_operator_schemas", "for_log", "from_source", "function_schemas", "groups_match", "parse", "render",
-    "scope_matches", "to_source", "to_strings", "unwrap", "validate_filter",
+    "scope_matches", "to_source", "to_strings", "coerce_input", "unwrap", "validate_filter",
 ]
