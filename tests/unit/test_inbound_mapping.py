@@ -9,7 +9,7 @@ import json
 import pytest
 
 from graphsync import expressions
-from graphsync.engine import inbound
+from graphsync.engine import inbound, logs
 from graphsync.errors import BadRequest, TooManyRequests
 from graphsync.templates import builtin_template
 
@@ -326,17 +326,38 @@ def test_a_plan_reads_every_attribute_as_its_own_reader_does():
     assert inbound.source_attributes(plan, record)['addresses[type eq "work"].postalCode'] == "91608"
 
 
-def test_a_log_entry_rendered_as_text_is_the_entry():
+def test_a_stored_log_entry_reads_back_as_the_graph_provisioning_object_summary():
     log = inbound.LogContext("tenant", "job", "cycle", "sp", 'HR "prod"', "API", "Microsoft Entra ID",
                              ENTERPRISE, "User")
     steps = [inbound.step("EntryImportAdd", "import", "success", "Received ü", {"active": True, "n": ["a", "b"]})]
-    for kw in ({"status": "success", "target_id": "u1", "target_name": "ann@contoso.test", "source_name": "Ann"},
-               {"status": "failure", "target_id": None, "target_name": None, "source_name": None,
-                "error_code": "AzureActiveDirectoryConflictEncountered", "reason": "taken"}):
-        entry_id, text = inbound.entry_json(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
-                                            steps=steps, modified=[("accountEnabled", None, True)], **kw)
-        rendered = json.loads(text)
-        expected = inbound.entry(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
-                                 steps=steps, modified=[("accountEnabled", None, True)], **kw)
-        expected.update(id=entry_id, changeId=rendered["changeId"])
-        assert rendered == expected
+    entry_id, text = inbound.entry_json(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
+                                        status="success", steps=steps, target_id="u1", target_name="ann@contoso.test",
+                                        source_name="Ann", modified=[("accountEnabled", None, True)])
+    entry = logs.expand(json.loads(text))
+    assert entry == {
+        "id": entry_id, "activityDateTime": "2024-05-01T10:00:00Z", "tenantId": "tenant", "jobId": "job",
+        "cycleId": "cycle", "changeId": entry["changeId"], "provisioningAction": "create",
+        "durationInMilliseconds": 0, "initiatedBy": logs.INITIATOR,
+        "servicePrincipal": {"id": "sp", "displayName": 'HR "prod"'},
+        "sourceSystem": {"id": None, "displayName": "API", "details": {}},
+        "targetSystem": {"id": None, "displayName": "Microsoft Entra ID",
+                         "details": {"ServicePrincipalId": "sp", "ServicePrincipalDisplayName": 'HR "prod"'}},
+        "sourceIdentity": {"id": "701984", "displayName": "Ann", "identityType": ENTERPRISE, "details": {}},
+        "targetIdentity": {"id": "u1", "displayName": "ann@contoso.test", "identityType": "User",
+                           "details": {"UserPrincipalName": "ann@contoso.test"}},
+        "provisioningStatusInfo": {"status": "success", "errorInformation": None},
+        "provisioningSteps": [{"name": "EntryImportAdd", "provisioningStepType": "import", "status": "success",
+                               "description": "Received ü", "details": {"active": "True", "n": "a, b"}}],
+        "modifiedProperties": [{"displayName": "accountEnabled", "oldValue": None, "newValue": "True"}],
+    }
+    assert len(text) < len(json.dumps(entry, separators=(",", ":")))  # stored smaller than it reads
+
+    _, text = inbound.entry_json(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
+                                 status="failure", steps=steps, target_id=None, target_name=None, source_name=None,
+                                 modified=[], error_code="AzureActiveDirectoryConflictEncountered", reason="taken")
+    failed = logs.expand(json.loads(text))
+    assert failed["provisioningStatusInfo"] == {"status": "failure", "errorInformation": {
+        "errorCode": "AzureActiveDirectoryConflictEncountered", "reason": "taken", "additionalDetails": None,
+        "errorCategory": "nonServiceFailure", "recommendedAction": None}}
+    assert failed["targetIdentity"] == {"id": "", "displayName": "", "identityType": "User", "details": {}}
+    assert failed["sourceIdentity"]["displayName"] == ""

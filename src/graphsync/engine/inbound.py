@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from graphsync import expressions
-from graphsync.engine.logs import log_text
+from graphsync.engine.logs import COMPACT, INBOUND, log_text
 from graphsync.engine.mapping import AttributeRule, ObjectRule, compile_schema, evaluate
 from graphsync.errors import BadRequest, TooManyRequests
 from graphsync.json_body import load_object
@@ -629,25 +629,38 @@ def _reference(rule: AttributeRule | None, attributes: dict[str, Any],
     return str(value)
 
 
+_PLAIN, _ORG_DATA, _MULTI = 0, 1, 2
+
+
+@lru_cache(maxsize=1024)
+def _write_kind(target: str) -> tuple[str | None, int]:
+    """Where a target attribute's value goes: its Graph property and how it is written there."""
+    prop = graph_property(target)
+    if prop is not None and target.startswith("employeeOrgData."):
+        return prop, _ORG_DATA
+    return prop, _MULTI if prop in MULTI_VALUED else _PLAIN
+
+
 def _directory_writes(values: dict[str, Any], current: dict | None
                       ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     writes: dict[str, Any] = {}
     targets_of: dict[str, list[str]] = {}
     for target, value in values.items():
-        prop = graph_property(target)
+        prop, kind = _write_kind(target)
         if prop is None:
             continue
-        targets_of.setdefault(prop, []).append(target)
-        if target.startswith("employeeOrgData."):
+        if prop in targets_of:
+            targets_of[prop].append(target)
+        else:
+            targets_of[prop] = [target]
+        if kind == _PLAIN:
+            writes[prop] = (value[0] if value else None) if isinstance(value, list) else value
+        elif kind == _ORG_DATA:
             base = writes.get(prop) or dict((current or {}).get("employeeOrgData") or {})
             base[target.split(".", 1)[1]] = None if value is None else str(value)
             writes[prop] = base
-        elif prop in MULTI_VALUED:
-            writes[prop] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        elif isinstance(value, list):
-            writes[prop] = value[0] if value else None
         else:
-            writes[prop] = value
+            writes[prop] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
     return writes, targets_of
 
 
@@ -669,8 +682,11 @@ def modified_properties(decision: Decision, before: dict | None, changed: list[s
 
 # ------------------------------------------------------------------------------------------------
 # Provisioning log entries (provisioningObjectSummary)
-
-INITIATOR = {"id": "", "displayName": "graphsync provisioning service", "initiatorType": "system"}
+#
+# An entry is stored as its facts (``logs.INBOUND``): the job's systems once, the steps as
+# [name, type, status, description, details] and the modified properties as [name, old, new];
+# ``logs.expand`` gives the Graph provisioningObjectSummary when the logs are read. A batch writes
+# one entry per record, and the full document is ~1.6x the bytes to build, write and checkpoint.
 
 
 @dataclass(frozen=True)
@@ -686,56 +702,23 @@ class LogContext:
     target_object: str
 
 
-def step(name: str, kind: str, status: str, description: str, details: dict | None = None) -> dict[str, Any]:
-    return {"name": name, "provisioningStepType": kind, "status": status, "description": description,
-            "details": {k: log_text(v) for k, v in (details or {}).items()}}
+def step(name: str, kind: str, status: str, description: str, details: dict | None = None) -> list[Any]:
+    """A provisioning step as an entry stores it (see logs.expand)."""
+    return [name, kind, status, description, {k: log_text(v) for k, v in (details or {}).items()}]
 
 
-def import_step(log: LogContext, external_id: str, attributes: dict[str, Any], existing: bool) -> dict[str, Any]:
+def import_step(log: LogContext, external_id: str, attributes: dict[str, Any], existing: bool) -> list[Any]:
     kind = "Update" if existing else "Add"
     return step(f"EntryImport{kind}", "import", "success",
                 f"Received {log.source_object} '{external_id}' change of type ({kind}) from {log.source_directory}",
                 {k: v for k, v in attributes.items() if v is not None})
 
 
-def scoping_step(log: LogContext, decision: Decision, attributes: dict[str, Any]) -> dict[str, Any]:
+def scoping_step(log: LogContext, decision: Decision, attributes: dict[str, Any]) -> list[Any]:
     return step("EntrySynchronizationScoping", "scoping", "success" if decision.in_scope else "skipped",
                 f"Determine if {log.source_object} in scope by evaluating against each scoping filter",
                 {"Active in the source system": attributes.get("active") if attributes.get("active") is not None
                  else "True", "Scoping filter evaluation passed": decision.in_scope})
-
-
-def entry(log: LogContext, *, now: str, external_id: str, action: str, status: str, steps: list[dict],
-          target_id: str | None, target_name: str | None, source_name: str | None,
-          modified: list[tuple[str, Any, Any]], error_code: str | None = None, reason: str | None = None
-          ) -> dict[str, Any]:
-    failed = status == "failure"
-    return {
-        "id": str(uuid.uuid4()),
-        "activityDateTime": now,
-        "tenantId": log.tenant_id,
-        "jobId": log.job_id,
-        "cycleId": log.cycle_id,
-        "changeId": str(uuid.uuid4()),
-        "provisioningAction": action,
-        "durationInMilliseconds": 0,
-        "initiatedBy": INITIATOR,
-        "servicePrincipal": {"id": log.service_principal_id, "displayName": log.service_principal_name},
-        "sourceSystem": {"id": None, "displayName": log.source_directory, "details": {}},
-        "targetSystem": {"id": None, "displayName": log.target_directory,
-                         "details": {"ServicePrincipalId": log.service_principal_id,
-                                     "ServicePrincipalDisplayName": log.service_principal_name}},
-        "sourceIdentity": {"id": external_id, "displayName": source_name or "", "identityType": log.source_object,
-                           "details": {}},
-        "targetIdentity": {"id": target_id or "", "displayName": target_name or "", "identityType": log.target_object,
-                           "details": {"UserPrincipalName": target_name} if target_name else {}},
-        "provisioningStatusInfo": {"status": status, "errorInformation": None if not failed else {
-            "errorCode": error_code, "reason": reason, "additionalDetails": None,
-            "errorCategory": "nonServiceFailure", "recommendedAction": None}},
-        "provisioningSteps": steps,
-        "modifiedProperties": [{"displayName": name, "oldValue": log_text(old), "newValue": log_text(new)}
-                               for name, old, new in modified],
-    }
 
 
 try:  # the project's fast JSON codec (orjson) where it is installed; compact JSON either way
@@ -744,41 +727,17 @@ except ImportError:
     _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
-@lru_cache(maxsize=64)
-def _entry_parts(log: LogContext, now: str) -> tuple[str, str, str, str]:
-    """The JSON text of what every entry of a batch shares, cut where its own values go."""
-    shared = (f',"activityDateTime":{_dumps(now)},"tenantId":{_dumps(log.tenant_id)},'
-              f'"jobId":{_dumps(log.job_id)},"cycleId":{_dumps(log.cycle_id)},"changeId":"')
-    systems = _dumps({
-        "durationInMilliseconds": 0, "initiatedBy": INITIATOR,
-        "servicePrincipal": {"id": log.service_principal_id, "displayName": log.service_principal_name},
-        "sourceSystem": {"id": None, "displayName": log.source_directory, "details": {}},
-        "targetSystem": {"id": None, "displayName": log.target_directory,
-                         "details": {"ServicePrincipalId": log.service_principal_id,
-                                     "ServicePrincipalDisplayName": log.service_principal_name}}})[1:-1]
-    return (shared, "," + systems + ',"sourceIdentity":{"id":',
-            f',"identityType":{_dumps(log.source_object)},"details":{{}}}},"targetIdentity":{{"id":',
-            _dumps(log.target_object))
-
-
-def entry_json(log: LogContext, *, now: str, external_id: str, action: str, status: str, steps: list[dict],
+def entry_json(log: LogContext, *, now: str, external_id: str, action: str, status: str, steps: list[list],
                target_id: str | None, target_name: str | None, source_name: str | None,
                modified: list[tuple[str, Any, Any]], error_code: str | None = None, reason: str | None = None,
                entry_id: str | None = None) -> tuple[str, str]:
-    """``entry(...)`` as (its id, its JSON text), without building the dict: a batch writes one per
-    record, and most of an entry is the same for every record of a job."""
-    shared, systems, source_tail, target_object = _entry_parts(log, now)
+    """One provisioning log entry as stored: (its id, its JSON text)."""
     entry_id = entry_id or str(uuid.uuid4())
-    error = "null" if status != "failure" else _dumps({
-        "errorCode": error_code, "reason": reason, "additionalDetails": None,
-        "errorCategory": "nonServiceFailure", "recommendedAction": None})
-    text = "".join((
-        '{"id":', _dumps(entry_id), shared, str(uuid.uuid4()), '","provisioningAction":', _dumps(action),
-        systems, _dumps(external_id), ',"displayName":', _dumps(source_name or ""), source_tail,
-        _dumps(target_id or ""), ',"displayName":', _dumps(target_name or ""), ',"identityType":', target_object,
-        ',"details":', f'{{"UserPrincipalName":{_dumps(target_name)}}}' if target_name else "{}",
-        '},"provisioningStatusInfo":{"status":', _dumps(status), ',"errorInformation":', error,
-        '},"provisioningSteps":', _dumps(steps), ',"modifiedProperties":',
-        _dumps([{"displayName": name, "oldValue": log_text(old), "newValue": log_text(new)}
-                for name, old, new in modified]), "}"))
-    return entry_id, text
+    return entry_id, _dumps({
+        COMPACT: INBOUND, "id": entry_id, "changeId": str(uuid.uuid4()), "at": now,
+        "tenantId": log.tenant_id, "jobId": log.job_id, "cycleId": log.cycle_id,
+        "sp": [log.service_principal_id, log.service_principal_name],
+        "systems": [log.source_directory, log.target_directory], "objects": [log.source_object, log.target_object],
+        "source": [external_id, source_name or ""], "target": [target_id or "", target_name or ""],
+        "action": action, "status": status, "error": [error_code, reason] if status == "failure" else None,
+        "steps": steps, "modified": [[name, log_text(old), log_text(new)] for name, old, new in modified]})

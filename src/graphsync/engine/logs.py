@@ -31,7 +31,8 @@ def log_text(value: Any) -> str | None:
     return str(value)
 
 
-COMPACT = "@graphsync.compact"  # marks a stored record that is expanded when read
+COMPACT = "@graphsync.compact"  # marks a stored record that is expanded when read; its value says what made it
+OUTBOUND, INBOUND = 1, 2  # a cycle's record (``record``); an inbound record's (engine/inbound.py entry_json)
 
 
 def record(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: str, doc: dict | None,
@@ -40,7 +41,7 @@ def record(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: 
     ``provisioningObjectSummary`` (steps, descriptions, systems) is derived from them by
     ``expand`` when the logs are read, so a cycle writes ~1/5 of the bytes."""
     return {
-        COMPACT: 1,
+        COMPACT: OUTBOUND,
         "id": str(uuid.uuid4()),
         "changeId": str(uuid.uuid4()),
         "at": format_datetime(now),
@@ -64,8 +65,11 @@ def record(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: 
 
 def expand(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored log document as Graph returns it (documents stored in full pass unchanged)."""
-    if not stored.get(COMPACT):
+    kind = stored.get(COMPACT)
+    if not kind:
         return stored
+    if kind == INBOUND:
+        return _expand_inbound(stored)
     kind, name, action, status = stored["kind"], stored["name"], stored["action"], stored["status"]
     reason, target_id = stored["reason"], stored["targetId"]
     source_name, target_name = stored["systems"]
@@ -113,8 +117,46 @@ def expand(stored: dict[str, Any]) -> dict[str, Any]:
             "errorCode": stored["errorCode"], "reason": reason, "additionalDetails": None,
             "errorCategory": "nonServiceFailure", "recommendedAction": None}},
         "provisioningSteps": steps,
-        "modifiedProperties": [{"displayName": k, "oldValue": old, "newValue": new}
-                               for k, old, new in stored["modified"]],
+        "modifiedProperties": _modified_properties(stored["modified"]),
+    }
+
+
+def _modified_properties(stored: list[list]) -> list[dict[str, Any]]:
+    return [{"displayName": name, "oldValue": old, "newValue": new} for name, old, new in stored]
+
+
+def _expand_inbound(stored: dict[str, Any]) -> dict[str, Any]:
+    sp_id, sp_name = stored["sp"]
+    source_system, target_system = stored["systems"]
+    source_object, target_object = stored["objects"]
+    source_id, source_name = stored["source"]
+    target_id, target_name = stored["target"]
+    error = stored["error"]
+    return {
+        "id": stored["id"],
+        "activityDateTime": stored["at"],
+        "tenantId": stored["tenantId"],
+        "jobId": stored["jobId"],
+        "cycleId": stored["cycleId"],
+        "changeId": stored["changeId"],
+        "provisioningAction": stored["action"],
+        "durationInMilliseconds": 0,
+        "initiatedBy": INITIATOR,
+        "servicePrincipal": {"id": sp_id, "displayName": sp_name},
+        "sourceSystem": {"id": None, "displayName": source_system, "details": {}},
+        "targetSystem": {"id": None, "displayName": target_system,
+                         "details": {"ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": sp_name}},
+        "sourceIdentity": {"id": source_id, "displayName": source_name, "identityType": source_object,
+                           "details": {}},
+        "targetIdentity": {"id": target_id, "displayName": target_name, "identityType": target_object,
+                           "details": {"UserPrincipalName": target_name} if target_name else {}},
+        "provisioningStatusInfo": {"status": stored["status"], "errorInformation": None if error is None else {
+            "errorCode": error[0], "reason": error[1], "additionalDetails": None,
+            "errorCategory": "nonServiceFailure", "recommendedAction": None}},
+        "provisioningSteps": [{"name": name, "provisioningStepType": kind, "status": status,
+                               "description": description, "details": details}
+                              for name, kind, status, description, details in stored["steps"]],
+        "modifiedProperties": _modified_properties(stored["modified"]),
     }
 
 
