@@ -205,8 +205,12 @@ def _check_nickname(value: str, kind: str) -> None:
         raise _invalid("mailNickname", kind)
 
 
+def _count(ctx: Context, table, where) -> int:
+    return ctx.conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+
+
 def _page(ctx: Context, table, where, offset: int, limit: int) -> Page:
-    total = ctx.conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+    total = _count(ctx, table, where)
     rows = ctx.conn.execute(select(table.c.doc).where(where).order_by(table.c.created_at, table.c.id)
                             .offset(offset).limit(limit)).all()
     return Page([r.doc for r in rows], total, offset + limit if offset + limit < total else None)
@@ -502,14 +506,17 @@ def get_user(ctx: Context, user_id: str) -> dict:
     return _user_row(ctx, user_id).doc
 
 
+def _users_where(ctx: Context, filter_text: str | None):
+    return and_(directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
+                *_filtered(directory_users, filter_text, "User", USER_FILTER_STRINGS, USER_FILTER_BOOLEANS))
+
+
 def list_users(ctx: Context, filter_text: str | None, offset: int, limit: int) -> Page:
-    where = and_(directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
-                 *_filtered(directory_users, filter_text, "User", USER_FILTER_STRINGS, USER_FILTER_BOOLEANS))
-    return _page(ctx, directory_users, where, offset, limit)
+    return _page(ctx, directory_users, _users_where(ctx, filter_text), offset, limit)
 
 
 def count_users(ctx: Context, filter_text: str | None = None) -> int:
-    return list_users(ctx, filter_text, 0, 1).total
+    return _count(ctx, directory_users, _users_where(ctx, filter_text))
 
 
 def update_user(ctx: Context, user_id: str, body: UserBody | dict) -> list[str]:
@@ -743,14 +750,17 @@ def get_group(ctx: Context, group_id: str) -> dict:
     return _group_row(ctx, group_id).doc
 
 
+def _groups_where(ctx: Context, filter_text: str | None):
+    return and_(directory_groups.c.tenant_id == ctx.tenant_id, _live(directory_groups),
+                *_filtered(directory_groups, filter_text, "Group", GROUP_FILTER_STRINGS, GROUP_FILTER_BOOLEANS))
+
+
 def list_groups(ctx: Context, filter_text: str | None, offset: int, limit: int) -> Page:
-    where = and_(directory_groups.c.tenant_id == ctx.tenant_id, _live(directory_groups),
-                 *_filtered(directory_groups, filter_text, "Group", GROUP_FILTER_STRINGS, GROUP_FILTER_BOOLEANS))
-    return _page(ctx, directory_groups, where, offset, limit)
+    return _page(ctx, directory_groups, _groups_where(ctx, filter_text), offset, limit)
 
 
 def count_groups(ctx: Context, filter_text: str | None = None) -> int:
-    return list_groups(ctx, filter_text, 0, 1).total
+    return _count(ctx, directory_groups, _groups_where(ctx, filter_text))
 
 
 def update_group(ctx: Context, group_id: str, body: GroupBody | dict) -> list[str]:
