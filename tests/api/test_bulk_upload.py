@@ -275,6 +275,27 @@ def test_records_are_applied_in_order_within_a_request(http):
     assert hr.manager_of(users[0]["id"]) == hr.user(boss["externalId"])["id"]
 
 
+def test_a_worker_whose_user_was_deleted_gets_a_new_user_and_keeps_flowing_to_it(http):
+    """The job's link to the deleted user is stale: the record is matched again (here: a new
+    user), the link is replaced, and the next record updates that new user."""
+    hr = Inbound(http).start()
+    first = sample_record(f"9{hr.tag}", f"gone.{hr.tag}@example.com", "Gone Worker", "Gus", "Guide", None)
+    hr.accepted(first)
+    processed(hr, first["externalId"])
+    old = hr.user(first["externalId"])
+    assert http.delete(f"/v1.0/users/{old['id']}").status_code == 204
+    back = dict(copy.deepcopy(first), userName=f"back.{hr.tag}@example.com", title="Returned")
+    hr.accepted(back)
+    assert processed(hr, first["externalId"], 2)[0]["provisioningAction"] == "create"
+    new = hr.user(first["externalId"])
+    assert new["id"] != old["id"] and new["jobTitle"] == "Returned"
+    hr.accepted(dict(copy.deepcopy(back), title="Promoted"))
+    latest = processed(hr, first["externalId"], 3)[0]
+    assert latest["provisioningAction"] == "update", latest["provisioningStatusInfo"]
+    assert latest["targetIdentity"]["id"] == new["id"]
+    assert hr.user(first["externalId"])["jobTitle"] == "Promoted"
+
+
 def test_failed_records_are_logged_and_the_others_applied(http):
     hr = Inbound(http).start()
     good = sample_record(f"5{hr.tag}", f"good.{hr.tag}@example.com", "Good Worker", "Gail", "Guide", None)

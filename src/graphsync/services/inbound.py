@@ -339,6 +339,7 @@ def _apply(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None
         record.external_id = engine.anchor_of(record.data)
         record.attributes = engine.source_attributes(plan, record.data)
     links = _links(ctx, ref, [r.external_id for r in records])
+    stored_links = set(links)  # rows in inbound_links; a new link for one of these replaces it
     linked_docs = directory.get_users(ctx, list(set(links.values())), include_deleted=True)
     links = {ext: uid for ext, uid in links.items()  # a link to a deleted user is stale: match again
              if uid in linked_docs and not linked_docs[uid].get("deletedDateTime")}
@@ -395,7 +396,7 @@ def _apply(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None
         if record.decision is not None and record.decision.kind in ("create", "update", "disable") \
                 and record.status != "failure":
             record.steps.append(_export_step(run, record))
-    _save_links(ctx, ref, batch.new_links)
+    _save_links(ctx, ref, batch.new_links, stored_links)
 
 
 def _current(ctx: Context, batch: _Batch, user_id: str | None) -> dict | None:
@@ -543,10 +544,12 @@ def _links(ctx: Context, ref: JobRef, external_ids: list[str]) -> dict[str, str]
     return found
 
 
-def _save_links(ctx: Context, ref: JobRef, new_links: dict[str, str]) -> None:
+def _save_links(ctx: Context, ref: JobRef, new_links: dict[str, str], stored: set[str]) -> None:
+    """Store the batch's new links; those of ``stored`` externalIds (read at the batch's start,
+    under the job's lock) replace the old rows."""
     if not new_links:
         return
-    ids = list(new_links)
+    ids = [ext for ext in new_links if ext in stored]
     for start in range(0, len(ids), CHUNK):
         ctx.conn.execute(delete(inbound_links).where(
             inbound_links.c.tenant_id == ref.tenant_id, inbound_links.c.job_id == ref.job_id,
