@@ -2,7 +2,7 @@
 provisioning logs."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text
 
 from graphsync.store.tables import Document, Time, metadata
 
@@ -40,7 +40,7 @@ provisioning_logs = Table(
     Column("action", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("source_id", String(64), nullable=False),
-    Column("doc", Document, nullable=False),
+    Column("doc", JSON, nullable=False),  # json, not jsonb, on PostgreSQL: read whole, never queried inside
     Index("ix_provisioning_logs_time", "tenant_id", "activity_at"),
     Index("ix_provisioning_logs_job", "tenant_id", "job_id", "activity_at"),
 )
