@@ -667,6 +667,9 @@ def _directory_writes(values: dict[str, Any], current: dict | None
 def modified_properties(decision: Decision, before: dict | None, changed: list[str] | None
                         ) -> list[tuple[str, Any, Any]]:
     """(target attribute, old, new) for what the directory write changed (everything on create)."""
+    if before is None and changed is None:  # a create: every mapped value is new
+        shown = decision.shown
+        return [(target, None, shown.get(target)) for targets in decision.targets_of.values() for target in targets]
     rows = []
     for prop, targets in decision.targets_of.items():
         if changed is not None and prop not in changed:
@@ -704,7 +707,8 @@ class LogContext:
 
 def step(name: str, kind: str, status: str, description: str, details: dict | None = None) -> list[Any]:
     """A provisioning step as an entry stores it (see logs.expand)."""
-    return [name, kind, status, description, {k: log_text(v) for k, v in (details or {}).items()}]
+    return [name, kind, status, description,
+            {k: v if v.__class__ is str else log_text(v) for k, v in details.items()} if details else {}]
 
 
 def import_step(log: LogContext, external_id: str, attributes: dict[str, Any], existing: bool) -> list[Any]:
@@ -740,4 +744,6 @@ def entry_json(log: LogContext, *, now: str, external_id: str, action: str, stat
         "systems": [log.source_directory, log.target_directory], "objects": [log.source_object, log.target_object],
         "source": [external_id, source_name or ""], "target": [target_id or "", target_name or ""],
         "action": action, "status": status, "error": [error_code, reason] if status == "failure" else None,
-        "steps": steps, "modified": [[name, log_text(old), log_text(new)] for name, old, new in modified]})
+        "steps": steps, "modified": [[name, old if old is None or old.__class__ is str else log_text(old),
+                                      new if new is None or new.__class__ is str else log_text(new)]
+                                     for name, old, new in modified]})
