@@ -73,7 +73,6 @@ def expand(stored: dict[str, Any]) -> dict[str, Any]:
     kind, name, action, status = stored["kind"], stored["name"], stored["action"], stored["status"]
     reason, target_id = stored["reason"], stored["targetId"]
     source_name, target_name = stored["systems"]
-    sp_id, sp_name = stored["sp"]
     failed = status == "failure"
     steps = [
         {"name": "EntryImport", "provisioningStepType": "import", "status": "success",
@@ -96,6 +95,16 @@ def expand(stored: dict[str, Any]) -> dict[str, Any]:
                                         f"{target_name}: {status}"),
          "details": {"ReportableIdentifier": name}},
     ]
+    return _summary(stored, action=action, status=status, systems=(source_name, target_name),
+                    source=(stored["sourceId"], name, kind), target=(target_id or "", name, stored["targetObject"], {}),
+                    error=(stored["errorCode"], reason) if failed else None, steps=steps)
+
+
+def _summary(stored: dict[str, Any], *, action: str, status: str, systems: tuple[str, str],
+             source: tuple[str, str, str], target: tuple[str, str, str, dict], error: tuple | None,
+             steps: list[dict]) -> dict[str, Any]:
+    """The Graph provisioningObjectSummary around what a stored record says."""
+    sp_id, sp_name = stored["sp"]
     return {
         "id": stored["id"],
         "activityDateTime": stored["at"],
@@ -107,57 +116,32 @@ def expand(stored: dict[str, Any]) -> dict[str, Any]:
         "durationInMilliseconds": 0,
         "initiatedBy": INITIATOR,
         "servicePrincipal": {"id": sp_id, "displayName": sp_name},
-        "sourceSystem": {"id": None, "displayName": source_name, "details": {}},
-        "targetSystem": {"id": None, "displayName": target_name,
+        "sourceSystem": {"id": None, "displayName": systems[0], "details": {}},
+        "targetSystem": {"id": None, "displayName": systems[1],
                          "details": {"ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": sp_name}},
-        "sourceIdentity": {"id": stored["sourceId"], "displayName": name, "identityType": kind, "details": {}},
-        "targetIdentity": {"id": target_id or "", "displayName": name, "identityType": stored["targetObject"],
-                           "details": {}},
-        "provisioningStatusInfo": {"status": status, "errorInformation": None if not failed else {
-            "errorCode": stored["errorCode"], "reason": reason, "additionalDetails": None,
+        "sourceIdentity": {"id": source[0], "displayName": source[1], "identityType": source[2], "details": {}},
+        "targetIdentity": {"id": target[0], "displayName": target[1], "identityType": target[2],
+                           "details": target[3]},
+        "provisioningStatusInfo": {"status": status, "errorInformation": None if error is None else {
+            "errorCode": error[0], "reason": error[1], "additionalDetails": None,
             "errorCategory": "nonServiceFailure", "recommendedAction": None}},
         "provisioningSteps": steps,
-        "modifiedProperties": _modified_properties(stored["modified"]),
+        "modifiedProperties": [{"displayName": name, "oldValue": old, "newValue": new}
+                               for name, old, new in stored["modified"]],
     }
-
-
-def _modified_properties(stored: list[list]) -> list[dict[str, Any]]:
-    return [{"displayName": name, "oldValue": old, "newValue": new} for name, old, new in stored]
 
 
 def _expand_inbound(stored: dict[str, Any]) -> dict[str, Any]:
-    sp_id, sp_name = stored["sp"]
-    source_system, target_system = stored["systems"]
     source_object, target_object = stored["objects"]
     source_id, source_name = stored["source"]
     target_id, target_name = stored["target"]
-    error = stored["error"]
-    return {
-        "id": stored["id"],
-        "activityDateTime": stored["at"],
-        "tenantId": stored["tenantId"],
-        "jobId": stored["jobId"],
-        "cycleId": stored["cycleId"],
-        "changeId": stored["changeId"],
-        "provisioningAction": stored["action"],
-        "durationInMilliseconds": 0,
-        "initiatedBy": INITIATOR,
-        "servicePrincipal": {"id": sp_id, "displayName": sp_name},
-        "sourceSystem": {"id": None, "displayName": source_system, "details": {}},
-        "targetSystem": {"id": None, "displayName": target_system,
-                         "details": {"ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": sp_name}},
-        "sourceIdentity": {"id": source_id, "displayName": source_name, "identityType": source_object,
-                           "details": {}},
-        "targetIdentity": {"id": target_id, "displayName": target_name, "identityType": target_object,
-                           "details": {"UserPrincipalName": target_name} if target_name else {}},
-        "provisioningStatusInfo": {"status": stored["status"], "errorInformation": None if error is None else {
-            "errorCode": error[0], "reason": error[1], "additionalDetails": None,
-            "errorCategory": "nonServiceFailure", "recommendedAction": None}},
-        "provisioningSteps": [{"name": name, "provisioningStepType": kind, "status": status,
-                               "description": description, "details": details}
-                              for name, kind, status, description, details in stored["steps"]],
-        "modifiedProperties": _modified_properties(stored["modified"]),
-    }
+    return _summary(stored, action=stored["action"], status=stored["status"], systems=tuple(stored["systems"]),
+                    source=(source_id, source_name, source_object),
+                    target=(target_id, target_name, target_object,
+                            {"UserPrincipalName": target_name} if target_name else {}),
+                    error=stored["error"],
+                    steps=[{"name": name, "provisioningStepType": kind, "status": status, "description": description,
+                            "details": details} for name, kind, status, description, details in stored["steps"]])
 
 
 def entry(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: str, doc: dict | None,
