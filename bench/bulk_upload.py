@@ -196,6 +196,10 @@ def run(base: str, args, processes: dict[str, int]) -> None:
     counting = time.perf_counter()
     http.get("/v1.0/users/$count")
     counting = time.perf_counter() - counting
+    paging = time.perf_counter()
+    second = http.get(http.get("/v1.0/users", params={"$top": 999}).json()["@odata.nextLink"])
+    second.raise_for_status()
+    paging = (time.perf_counter() - paging) / 2
     failures = http.get("/v1.0/auditLogs/provisioning", params={
         "$filter": f"jobId eq '{job_id}' and provisioningStatusInfo/status eq 'failure'", "$top": 1}).json()
     print(f"uploads done after {uploaded:.1f} s ({n / uploaded:.0f} records/s accepted)")
@@ -204,7 +208,7 @@ def run(base: str, args, processes: dict[str, int]) -> None:
     last = http.get("/v1.0/users", params={"$filter": f"employeeId eq '{100000 + n - 1}'"}).json()["value"][0]
     manager = http.get(f"/v1.0/users/{last['id']}/manager").json()
     print(f"failed records: {len(failures.get('value', []))}; the last worker reports to {manager['employeeId']}; "
-          f"GET /users/$count of {n} users took {counting * 1000:.0f} ms")
+          f"GET /users/$count of {n} users took {counting * 1000:.0f} ms, a page of 999 users {paging * 1000:.0f} ms")
     for name, pid in processes.items():
         print(f"{name} peak RSS: {peak_rss_mib(pid):.0f} MiB, CPU {cpu_seconds(pid):.1f} s")
 

@@ -3,7 +3,7 @@ columns outside the document exist only where we look things up or order by them
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -103,6 +103,9 @@ directory_users = Table(
     Column("created_at", Time, nullable=False),
     UniqueConstraint("tenant_id", "user_principal_name", name="uq_directory_users_upn"),
     Index("ix_directory_users_manager", "tenant_id", "manager_id"),
+    # /users pages in creation order: without it each page sorted every user (137 ms at 100k)
+    Index("ix_directory_users_listed", "tenant_id", "created_at", "id",
+          sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
 )
 
 directory_groups = Table(
@@ -113,6 +116,8 @@ directory_groups = Table(
     Column("display_name", String(256), nullable=False),
     Column("deleted_at", Time, nullable=True),
     Column("created_at", Time, nullable=False),
+    Index("ix_directory_groups_listed", "tenant_id", "created_at", "id",
+          sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
 )
 
 group_members = Table(
