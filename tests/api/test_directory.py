@@ -283,6 +283,21 @@ def test_soft_delete_and_restore_of_a_group(http):
     assert ids(http.get(f"/v1.0/users/{user['id']}/memberOf")) == [group["id"]]
 
 
+def test_users_page_in_creation_order_with_or_without_a_count(http):
+    tag = uuid.uuid4().hex[:8]
+    created = [post_user(http, f"page{i}.{tag}", department=f"paging-{tag}")["id"] for i in range(5)]
+    for count in (False, True):
+        url, seen, pages = "/v1.0/users", [], []
+        params = {"$filter": f"department eq 'paging-{tag}'", "$top": 2} | ({"$count": "true"} if count else {})
+        while url:
+            body = http.get(url, params=params if url == "/v1.0/users" else None).json()
+            seen += [u["id"] for u in body["value"]]
+            pages.append(len(body["value"]))
+            assert ("@odata.count" in body) is count and body.get("@odata.count", 5) == 5
+            url = body.get("@odata.nextLink")
+        assert seen == created and pages == [2, 2, 1]
+
+
 # ------------------------------------------------------------------------------------------------
 # Delta
 

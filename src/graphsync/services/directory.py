@@ -209,10 +209,16 @@ def _count(ctx: Context, table, where) -> int:
     return ctx.conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
 
 
-def _page(ctx: Context, table, where, offset: int, limit: int) -> Page:
+def _page(ctx: Context, table, where, offset: int, limit: int, *, count: bool = True) -> Page:
+    """A page in creation order. Without ``count`` the total is not computed (it reads every
+    matching row: 35 ms at 100k users); one row more than the page says whether another follows."""
+    query = select(table.c.doc).where(where).order_by(table.c.created_at, table.c.id).offset(offset)
+    if not count:
+        rows = ctx.conn.execute(query.limit(limit + 1)).all()
+        more = len(rows) > limit
+        return Page([r.doc for r in rows[:limit]], None, offset + limit if more else None)
     total = _count(ctx, table, where)
-    rows = ctx.conn.execute(select(table.c.doc).where(where).order_by(table.c.created_at, table.c.id)
-                            .offset(offset).limit(limit)).all()
+    rows = ctx.conn.execute(query.limit(limit)).all()
     return Page([r.doc for r in rows], total, offset + limit if offset + limit < total else None)
 
 
@@ -511,8 +517,8 @@ def _users_where(ctx: Context, filter_text: str | None):
                 *_filtered(directory_users, filter_text, "User", USER_FILTER_STRINGS, USER_FILTER_BOOLEANS))
 
 
-def list_users(ctx: Context, filter_text: str | None, offset: int, limit: int) -> Page:
-    return _page(ctx, directory_users, _users_where(ctx, filter_text), offset, limit)
+def list_users(ctx: Context, filter_text: str | None, offset: int, limit: int, count: bool = True) -> Page:
+    return _page(ctx, directory_users, _users_where(ctx, filter_text), offset, limit, count=count)
 
 
 def count_users(ctx: Context, filter_text: str | None = None) -> int:
@@ -755,8 +761,8 @@ def _groups_where(ctx: Context, filter_text: str | None):
                 *_filtered(directory_groups, filter_text, "Group", GROUP_FILTER_STRINGS, GROUP_FILTER_BOOLEANS))
 
 
-def list_groups(ctx: Context, filter_text: str | None, offset: int, limit: int) -> Page:
-    return _page(ctx, directory_groups, _groups_where(ctx, filter_text), offset, limit)
+def list_groups(ctx: Context, filter_text: str | None, offset: int, limit: int, count: bool = True) -> Page:
+    return _page(ctx, directory_groups, _groups_where(ctx, filter_text), offset, limit, count=count)
 
 
 def count_groups(ctx: Context, filter_text: str | None = None) -> int:

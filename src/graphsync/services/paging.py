@@ -8,5 +8,5 @@ from typing import Any
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
-    total: int
+    total: int | None  # None: not counted (no $count asked)
     next_offset: int | None

@@ -80,7 +80,8 @@ async def count_users(request: Request, principal=Depends(user_reader)):
 @router.get("/users")
 async def list_users(request: Request, principal=Depends(user_reader)):
     query = parse_query(request, filterable=True)
-    page = await call(request, principal, directory.list_users, query.filter, query.offset, query.top)
+    page = await call(request, principal, directory.list_users, query.filter, query.offset, query.top,
+                      query.count)
     return ok(collection(request, page, "users", query))
 
 
@@ -167,7 +168,8 @@ async def count_groups(request: Request, principal=Depends(group_reader)):
 @router.get("/groups")
 async def list_groups(request: Request, principal=Depends(group_reader)):
     query = parse_query(request, filterable=True)
-    page = await call(request, principal, directory.list_groups, query.filter, query.offset, query.top)
+    page = await call(request, principal, directory.list_groups, query.filter, query.offset, query.top,
+                      query.count)
     return ok(collection(request, page, "groups", query))
 
 
