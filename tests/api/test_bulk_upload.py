@@ -307,8 +307,9 @@ def test_failed_records_are_logged_and_the_others_applied(http):
     assert hr.user(good["externalId"])["displayName"] == "Good Worker"
     failures = {e["sourceIdentity"]["id"]: e for e in hr.logs(provisioningStatusInfo__status="failure")}
     assert set(failures) == {no_user_name["externalId"], bad_upn["externalId"], taken["externalId"]}
-    assert "userPrincipalName' is required" in failures[no_user_name["externalId"]]["provisioningStatusInfo"][
-        "errorInformation"]["reason"]
+    missing = failures[no_user_name["externalId"]]["provisioningStatusInfo"]["errorInformation"]
+    assert "userPrincipalName' is required" in missing["reason"]
+    assert missing["errorCode"] == "AzureActiveDirectoryRequiredPropertyMissing"
     assert failures[bad_upn["externalId"]]["provisioningStatusInfo"]["errorInformation"]["errorCode"] == \
         "AzureActiveDirectoryInvalidUserPrincipalName"
     assert failures[taken["externalId"]]["provisioningStatusInfo"]["errorInformation"]["errorCode"] == \

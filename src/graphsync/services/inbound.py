@@ -526,10 +526,10 @@ def _error_code(exc: GraphError) -> str:
     message = exc.message.lower()
     if "userprincipalname" in message and "already exists" in message:
         return "AzureActiveDirectoryConflictEncountered"
+    if "required" in message:  # before the UPN check: a missing UPN is a missing property
+        return "AzureActiveDirectoryRequiredPropertyMissing"
     if "userprincipalname" in message:
         return "AzureActiveDirectoryInvalidUserPrincipalName"
-    if "required" in message:
-        return "AzureActiveDirectoryRequiredPropertyMissing"
     return "AzureActiveDirectoryInvalidValue"
 
 
