@@ -29,7 +29,7 @@ export function jobView(root, { params }) {
     start: h('button', { type: 'button', class: 'button primary', onclick: () => act('start', 'Start', {}) },
       h('span', { 'aria-hidden': 'true' }, '▶ '), 'Start'),
     pause: h('button', { type: 'button', class: 'button', onclick: () => act('pause', 'Pause', {}) },
-      h('span', { 'aria-hidden': 'true' }, '⏸ '), 'Pause'),
+      h('span', { 'aria-hidden': 'true' }, '❚❚ '), 'Pause'),
   };
   const scopeBoxes = RESET_SCOPES.map(([flag, help]) => h('input', { type: 'checkbox', value: flag, id: `scope-${flag}`,
     'aria-describedby': `scope-${flag}-help` }));

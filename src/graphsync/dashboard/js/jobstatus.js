@@ -5,13 +5,18 @@ import {
   scheduleBadge, statusBadge,
 } from './format.js';
 
-/** Schedule state and status code badges. */
+/** Schedule state and status code badges: one when they say the same (Active, Paused), each
+ *  with a visible label when they differ (Active but in quarantine, say). */
 export function stateBadges(job) {
-  const schedule = job.schedule || {};
-  const status = job.status || {};
+  const scheduled = scheduleBadge((job.schedule || {}).state);
+  const status = statusBadge((job.status || {}).code);
+  if (scheduled.label === status.label) {
+    return h('div', { class: 'badges', title: `Schedule and status: ${status.label}` },
+      h('span', { class: 'sr-only' }, 'Schedule and status: '), badge(status));
+  }
   return h('div', { class: 'badges' },
-    h('span', { class: 'sr-only' }, 'Schedule: '), badge(scheduleBadge(schedule.state)),
-    h('span', { class: 'sr-only' }, 'Status: '), badge(statusBadge(status.code)));
+    h('span', { class: 'badge-pair' }, h('span', { class: 'badge-label' }, 'Schedule'), badge(scheduled)),
+    h('span', { class: 'badge-pair' }, h('span', { class: 'badge-label' }, 'Status'), badge(status)));
 }
 
 function time(value) {
