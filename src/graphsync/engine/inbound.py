@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from graphsync import expressions
+from graphsync.codec import dumps as _dumps
 from graphsync.engine.logs import COMPACT, INBOUND, log_text
 from graphsync.engine.mapping import AttributeRule, ObjectRule, compile_schema, evaluate
 from graphsync.errors import BadRequest, TooManyRequests
@@ -725,10 +726,6 @@ def scoping_step(log: LogContext, decision: Decision, attributes: dict[str, Any]
                  else "True", "Scoping filter evaluation passed": decision.in_scope})
 
 
-try:  # the project's fast JSON codec (orjson) where it is installed; compact JSON either way
-    from graphsync.codec import dumps as _dumps
-except ImportError:
-    _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def entry_json(log: LogContext, *, now: str, external_id: str, action: str, status: str, steps: list[list],

@@ -141,7 +141,8 @@ def insert_rows(ctx: Context, table, columns: tuple[str, ...], rows: list[tuple]
     quote = dialect.identifier_preparer.quote
     into = f"{quote(table.name)} ({', '.join(quote(c) for c in columns)})"
     if dialect.name == "postgresql":
-        with ctx.conn.connection.dbapi_connection.cursor().copy(f"COPY {into} FROM STDIN") as copy:
+        with ctx.conn.connection.dbapi_connection.cursor() as cursor, \
+                cursor.copy(f"COPY {into} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         return
