@@ -6,7 +6,8 @@ given) runs in its own process; this process uploads N worker records (every wor
 first reports to an earlier one, so managers are resolved too) through HTTP, from a few client
 threads, with Entra's default limits lifted by the job settings BulkUploadMaxOperations=0 and
 BulkUploadRequestsPerSecond=0. The clock stops when ``/users/$count`` reaches N and the job has
-nothing staged any more.
+nothing staged any more. Meanwhile another client GETs the job five times a second: its latency
+percentiles show how long a reader waits while records are written.
 
 With ``--workers N`` (N ≥ 1) the server runs without its engine (``serve --no-engine``) and N
 ``graphsync worker`` processes beside it apply the records; 0 (the default) is one process doing
@@ -177,8 +178,21 @@ def run(base: str, args, processes: dict[str, int]) -> None:
                 if response.status_code != 202:
                     errors.append(f"{response.status_code} {response.text[:300]}")
 
+    # how long a reader waits meanwhile: GET the job (what a dashboard polls) five times a second
+    latencies: list[float] = []
+    loading = threading.Event()
+
+    def read_job() -> None:
+        with httpx.Client(base_url=base, timeout=600, headers=http.headers) as client:
+            while not loading.wait(0.2):
+                sent = time.perf_counter()
+                client.get(f"{sync}/jobs/{job_id}").raise_for_status()
+                latencies.append(time.perf_counter() - sent)
+
     print(f"uploading {n} records in {requests} requests of {size} from {args.clients} clients …", flush=True)
     began = time.perf_counter()
+    reader = threading.Thread(target=read_job)
+    reader.start()
     threads = [threading.Thread(target=upload) for _ in range(args.clients)]
     for thread in threads:
         thread.start()
@@ -193,6 +207,8 @@ def run(base: str, args, processes: dict[str, int]) -> None:
     while int(http.get("/v1.0/users/$count").text) < n:
         time.sleep(0.1)
     elapsed = time.perf_counter() - began
+    loading.set()
+    reader.join()
     counting = time.perf_counter()
     http.get("/v1.0/users/$count")
     counting = time.perf_counter() - counting
@@ -209,6 +225,12 @@ def run(base: str, args, processes: dict[str, int]) -> None:
     manager = http.get(f"/v1.0/users/{last['id']}/manager").json()
     print(f"failed records: {len(failures.get('value', []))}; the last worker reports to {manager['employeeId']}; "
           f"GET /users/$count of {n} users took {counting * 1000:.0f} ms, a page of 999 users {paging * 1000:.0f} ms")
+    latencies.sort()
+    if latencies:
+        def at(share: float) -> float:
+            return latencies[min(len(latencies) - 1, int(share * len(latencies)))] * 1000
+        print(f"GET job while loading ({len(latencies)} requests): p50 {at(0.5):.0f} ms, p95 {at(0.95):.0f} ms, "
+              f"max {latencies[-1] * 1000:.0f} ms")
     for name, pid in processes.items():
         print(f"{name} peak RSS: {peak_rss_mib(pid):.0f} MiB, CPU {cpu_seconds(pid):.1f} s")
 

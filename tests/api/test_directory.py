@@ -490,3 +490,41 @@ def test_permissions_are_checked(server, http, tenant):
         assert user_admin.post(f"/v1.0/directory/deletedItems/{group['id']}/restore").status_code == 403
     with client("Group.ReadWrite.All") as group_admin:
         assert group_admin.post(f"/v1.0/directory/deletedItems/{group['id']}/restore").status_code == 200
+
+
+def test_reads_are_answered_while_a_long_write_is_under_way_and_see_only_what_was_committed(server, tenant, http):
+    """An inbound batch or a bulk upload holds the write transaction for a while: GET requests
+    neither wait for it nor see its uncommitted rows (the writer here is held open until the reads
+    came back; were they waiting for it, they would time out)."""
+    import threading
+
+    from graphsync.services import directory
+    before = post_user(http, "committed")
+    writing, finish, errors = threading.Event(), threading.Event(), []
+
+    def long_write() -> None:
+        try:
+            with server.runtime.unit(tenant["tenantId"]) as ctx:
+                directory.create_user(ctx, {"userPrincipalName": "pending@contoso.com", "displayName": "Pending",
+                                            "accountEnabled": True})
+                writing.set()
+                finish.wait(30)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            writing.set()
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert writing.wait(10) and not errors
+        listed = http.get("/v1.0/users", timeout=10)
+        counted = http.get("/v1.0/users/$count", timeout=10)
+        one = http.get(f"/v1.0/users/{before['id']}", timeout=10)
+    finally:
+        finish.set()
+        writer.join(30)
+    assert not errors
+    assert [u["userPrincipalName"] for u in listed.json()["value"]] == ["committed@contoso.com"]
+    assert counted.text == "1" and one.json()["id"] == before["id"]
+    names = [u["userPrincipalName"] for u in http.get("/v1.0/users").json()["value"]]
+    assert names == ["committed@contoso.com", "pending@contoso.com"]  # committed now

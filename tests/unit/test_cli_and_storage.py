@@ -167,6 +167,31 @@ def test_sqlite_write_ahead_log_reaches_the_database_file_while_the_process_runs
     assert not runtime.db._checkpointer._thread.is_alive()  # closing stops it
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_read_only_unit_refuses_to_write_and_leaves_the_data_as_it_was(backend, tmp_path, request):
+    """GET requests run in read-only units (they do not wait for writers on SQLite); a write slipped
+    into one must fail loudly, not take the write lock unannounced."""
+    from sqlalchemy import func, insert
+
+    from graphsync.services import tenants
+    from graphsync.store.tables import tenants as tenants_table
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else ""
+    runtime = Runtime(Settings(data_dir=tmp_path, database_url=url, engine=False,
+                               secret_key=TEST_SECRET_KEY)).start()
+    try:
+        with runtime.db.reading() as conn:
+            before = conn.execute(select(func.count()).select_from(tenants_table)).scalar_one()
+        with pytest.raises(Exception, match="(?i)read.?only|readonly"):
+            with runtime.db.reading() as conn:
+                conn.execute(insert(tenants_table).values(id="read-only-test", display_name="x",
+                                                          default_domain="x.example", created_at=runtime.clock.now()))
+        with runtime.db.transaction() as conn:
+            assert conn.execute(select(func.count()).select_from(tenants_table)).scalar_one() == before
+            assert tenants.get_tenant(conn, "read-only-test") is None
+    finally:
+        runtime.close()
+
+
 def test_postgresql_plans_follow_the_data_and_compresses_documents_with_lz4(postgres_url):
     """psycopg prepares a statement run five times; with a generic plan made while a bulk load's
     tables were nearly empty, lookups by key later scanned whole tables (inbound ran 10x slower

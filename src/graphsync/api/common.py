@@ -23,11 +23,13 @@ def check_version(request: Request, version: str) -> str:
 
 
 async def call(request: Request, principal: Principal, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run ``fn(ctx, *args)`` in one transaction of the principal's tenant, off the event loop."""
+    """Run ``fn(ctx, *args)`` in one transaction of the principal's tenant, off the event loop: a
+    read-only one for GET and HEAD, which change nothing."""
     runtime = request.app.state.runtime
+    read_only = request.method in ("GET", "HEAD")
 
     def work():
-        with runtime.unit(principal.tenant_id) as ctx:
+        with runtime.unit(principal.tenant_id, read_only=read_only) as ctx:
             return fn(ctx, *args)
 
     return await run_in_threadpool(work)

@@ -40,9 +40,10 @@ class Runtime:
         return self
 
     @contextmanager
-    def unit(self, tenant_id: str) -> Iterator[Context]:
-        """One transaction in one tenant: what every service call runs in."""
-        with self.db.transaction() as conn:
+    def unit(self, tenant_id: str, *, read_only: bool = False) -> Iterator[Context]:
+        """One transaction in one tenant: what every service call runs in. ``read_only`` units
+        (GET requests, the engine's reads of the directory) run beside writers (Database.reading)."""
+        with (self.db.reading() if read_only else self.db.transaction()) as conn:
             yield Context(conn, tenant_id, self.clock, self.cipher, self.settings)
 
     def new_tenant_with_admin(self, display_name: str) -> dict:

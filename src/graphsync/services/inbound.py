@@ -110,7 +110,7 @@ def stage(ctx: Context, owner: Owner, job_id: str, operations: list[engine.Opera
 
 def inbound_jobs(runtime) -> list[JobRef]:
     """Active inbound jobs that have staged records or a start/restart to acknowledge."""
-    with runtime.db.transaction() as conn:
+    with runtime.db.reading() as conn:
         rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id,
                                    sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state)).all()
         refs = []

@@ -55,7 +55,7 @@ def _is_due(row, now: datetime) -> bool:
 
 def due_jobs(runtime, now: datetime) -> list[JobRef]:
     """Active outbound jobs whose next cycle is due (or was asked for by start/restart)."""
-    with runtime.db.transaction() as conn:
+    with runtime.db.reading() as conn:
         rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id,
                                    sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state)).all()
     return [JobRef(row.tenant_id, row.owner_id, row.id) for row in rows if _is_due(row, now)]
@@ -64,7 +64,7 @@ def due_jobs(runtime, now: datetime) -> list[JobRef]:
 def _still_due(runtime, ref: JobRef) -> bool:
     """Read again once the lease is ours: another process may have run the cycle since the list
     of due jobs was read (and released the lease since)."""
-    with runtime.db.transaction() as conn:
+    with runtime.db.reading() as conn:
         row = conn.execute(select(sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state).where(
             sync_jobs.c.tenant_id == ref.tenant_id, sync_jobs.c.owner_id == ref.owner_id,
             sync_jobs.c.id == ref.job_id)).first()
@@ -171,7 +171,7 @@ def prepare(runtime, ref: JobRef) -> Prepared | None:
     context = expressions.EvaluationContext(clock=runtime.clock.now,
                                             default_domain=tenant.default_domain if tenant else None)
     store = DatabaseStateStore(lambda: runtime.unit(ref.tenant_id), ref.tenant_id, ref.job_id)
-    source = DirectorySource(lambda: runtime.unit(ref.tenant_id), ref.owner_id)
+    source = DirectorySource(lambda: runtime.unit(ref.tenant_id, read_only=True), ref.owner_id)
     return Prepared(doc, schema, state, secrets, settings, context, store, source, ref)
 
 
