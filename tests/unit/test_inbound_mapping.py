@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -333,7 +334,8 @@ def test_a_stored_log_entry_reads_back_as_the_graph_provisioning_object_summary(
     entry_id, text = inbound.entry_json(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
                                         status="success", steps=steps, target_id="u1", target_name="ann@contoso.test",
                                         source_name="Ann", modified=[("accountEnabled", None, True)])
-    entry = logs.expand(json.loads(text))
+    row = SimpleNamespace(tenant_id="tenant", job_id="job", cycle_id="cycle")  # the provisioning_logs row
+    entry = logs.expand(json.loads(text), row)
     assert entry == {
         "id": entry_id, "activityDateTime": "2024-05-01T10:00:00Z", "tenantId": "tenant", "jobId": "job",
         "cycleId": "cycle", "changeId": entry["changeId"], "provisioningAction": "create",
@@ -355,9 +357,45 @@ def test_a_stored_log_entry_reads_back_as_the_graph_provisioning_object_summary(
     _, text = inbound.entry_json(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
                                  status="failure", steps=steps, target_id=None, target_name=None, source_name=None,
                                  modified=[], error_code="AzureActiveDirectoryConflictEncountered", reason="taken")
-    failed = logs.expand(json.loads(text))
+    failed = logs.expand(json.loads(text), row)
     assert failed["provisioningStatusInfo"] == {"status": "failure", "errorInformation": {
         "errorCode": "AzureActiveDirectoryConflictEncountered", "reason": "taken", "additionalDetails": None,
         "errorCategory": "nonServiceFailure", "recommendedAction": None}}
     assert failed["targetIdentity"] == {"id": "", "displayName": "", "identityType": "User", "details": {}}
     assert failed["sourceIdentity"]["displayName"] == ""
+
+
+def test_steps_stored_as_facts_read_back_worded_as_entra_words_them():
+    """The usual steps of a record are stored as facts and worded when read; a stored entry leaves
+    its tenant, job and cycle to the row and reads back with a changeId that stays the same."""
+    log = inbound.LogContext("tenant", "job", "cycle", "sp", "HR", "API", "Microsoft Entra ID", ENTERPRISE, "User")
+    decision = inbound.Decision("create", "create", in_scope=True)
+    attributes = {"externalId": "701984", "active": False, "emails": ["a@x", "b@x"], "title": None}
+    steps = [inbound.import_step(attributes, existing=True), inbound.scoping_step(decision, attributes),
+             inbound.matching_step("u1", "matched on employeeId to"), inbound.matching_step(None, ""),
+             inbound.export_step("other", "ann@contoso.test", ["passwordProfile.password"])]
+    _, text = inbound.entry_json(log, now="2024-05-01T10:00:00Z", external_id="701984", action="update",
+                                 status="success", steps=steps, target_id="u1", target_name="ann@contoso.test",
+                                 source_name="Ann", modified=[])
+    assert "tenant" not in json.loads(text).values() and "Received" not in text
+    row = SimpleNamespace(tenant_id="tenant", job_id="job", cycle_id="cycle")
+    entry = logs.expand(json.loads(text), row)
+    assert (entry["tenantId"], entry["jobId"], entry["cycleId"]) == ("tenant", "job", "cycle")
+    assert entry["changeId"] == logs.expand(json.loads(text), row)["changeId"] != entry["id"]
+    assert entry["provisioningSteps"] == [
+        {"name": "EntryImportUpdate", "provisioningStepType": "import", "status": "success",
+         "description": f"Received {ENTERPRISE} '701984' change of type (Update) from API",
+         "details": {"externalId": "701984", "active": "False", "emails": "a@x, b@x"}},
+        {"name": "EntrySynchronizationScoping", "provisioningStepType": "scoping", "status": "success",
+         "description": f"Determine if {ENTERPRISE} in scope by evaluating against each scoping filter",
+         "details": {"Active in the source system": "False", "Scoping filter evaluation passed": "True"}},
+        {"name": "EntrySynchronizationUpdate", "provisioningStepType": "matching", "status": "success",
+         "description": f"{ENTERPRISE} '701984' is matched on employeeId to User 'u1' in Microsoft Entra ID",
+         "details": {"TargetId": "u1"}},
+        {"name": "EntrySynchronizationAdd", "provisioningStepType": "matching", "status": "success",
+         "description": f"{ENTERPRISE} '701984' will be created in Microsoft Entra ID (no matching User was found "
+                        "in Microsoft Entra ID)", "details": {}},
+        {"name": "EntryExportSkip", "provisioningStepType": "export", "status": "skipped",
+         "description": "User 'ann@contoso.test' is already up to date in Microsoft Entra ID: nothing was exported",
+         "details": {"ReportableIdentifier": "701984",
+                     "passwordProfile.password": "[not stored by graphsync's directory]"}}]

@@ -33,6 +33,16 @@ def log_text(value: Any) -> str | None:
 
 COMPACT = "@graphsync.compact"  # marks a stored record that is expanded when read; its value says what made it
 OUTBOUND, INBOUND = 1, 2  # a cycle's record (``record``); an inbound record's (engine/inbound.py entry_json)
+# The usual steps of an inbound record are stored as facts, [code, …] (engine/inbound.py), and
+# worded by ``_inbound_step`` when read; the others whole, [name, type, status, description, details].
+STEP_IMPORT, STEP_SCOPING, STEP_NEW, STEP_MATCHED, STEP_EXPORT = range(5)
+NOT_STORED_REASON = "not stored by graphsync's directory"
+# changeId of a record stored without one: derived from the record's id, so it reads the same every time
+_CHANGE_IDS = uuid.UUID("5f0c8c2e-5b3a-4f57-9a4c-6b1e2d7a9c31")
+
+
+def change_id(stored: dict[str, Any]) -> str:
+    return stored.get("changeId") or str(uuid.uuid5(_CHANGE_IDS, stored["id"]))
 
 
 def record(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: str, doc: dict | None,
@@ -43,7 +53,6 @@ def record(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: 
     return {
         COMPACT: OUTBOUND,
         "id": str(uuid.uuid4()),
-        "changeId": str(uuid.uuid4()),
         "at": format_datetime(now),
         "tenantId": settings.tenant_id,
         "jobId": settings.job_id,
@@ -63,12 +72,16 @@ def record(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: 
     }
 
 
-def expand(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored log document as Graph returns it (documents stored in full pass unchanged)."""
+def expand(stored: dict[str, Any], row: Any = None) -> dict[str, Any]:
+    """A stored log document as Graph returns it (documents stored in full pass unchanged).
+    ``row``: the provisioning_logs row (its tenant_id, job_id and cycle_id), for the inbound
+    records that leave those to the row's columns."""
     kind = stored.get(COMPACT)
     if not kind:
         return stored
     if kind == INBOUND:
+        if "jobId" not in stored:
+            stored = {**stored, "tenantId": row.tenant_id, "jobId": row.job_id, "cycleId": row.cycle_id}
         return _expand_inbound(stored)
     kind, name, action, status = stored["kind"], stored["name"], stored["action"], stored["status"]
     reason, target_id = stored["reason"], stored["targetId"]
@@ -111,7 +124,7 @@ def _summary(stored: dict[str, Any], *, action: str, status: str, systems: tuple
         "tenantId": stored["tenantId"],
         "jobId": stored["jobId"],
         "cycleId": stored["cycleId"],
-        "changeId": stored["changeId"],
+        "changeId": change_id(stored),
         "provisioningAction": action,
         "durationInMilliseconds": 0,
         "initiatedBy": INITIATOR,
@@ -139,9 +152,50 @@ def _expand_inbound(stored: dict[str, Any]) -> dict[str, Any]:
                     source=(source_id, source_name, source_object),
                     target=(target_id, target_name, target_object,
                             {"UserPrincipalName": target_name} if target_name else {}),
-                    error=stored["error"],
-                    steps=[{"name": name, "provisioningStepType": kind, "status": status, "description": description,
-                            "details": details} for name, kind, status, description, details in stored["steps"]])
+                    error=stored["error"], steps=[_inbound_step(step, stored) for step in stored["steps"]])
+
+
+def _inbound_step(step: list, stored: dict[str, Any]) -> dict[str, Any]:
+    code = step[0]
+    if code.__class__ is str:
+        name, kind, status, description, details = step
+        return {"name": name, "provisioningStepType": kind, "status": status, "description": description,
+                "details": details}
+    source_object, target_object = stored["objects"]
+    source_directory, target_directory = stored["systems"]
+    external_id = stored["source"][0]
+    if code == STEP_IMPORT:  # [code, the user existed, the record's source attributes]
+        change = "Update" if step[1] else "Add"
+        name, kind, status, details = f"EntryImport{change}", "import", "success", {
+            key: log_text(value) for key, value in step[2].items() if value is not None}
+        description = f"Received {source_object} '{external_id}' change of type ({change}) from {source_directory}"
+    elif code == STEP_SCOPING:  # [code, in scope, the record's active attribute]
+        name, kind, status = "EntrySynchronizationScoping", "scoping", "success" if step[1] else "skipped"
+        description = f"Determine if {source_object} in scope by evaluating against each scoping filter"
+        details = {"Active in the source system": "True" if step[2] is None else log_text(step[2]),
+                   "Scoping filter evaluation passed": log_text(step[1])}
+    elif code == STEP_NEW:  # [code]
+        name, kind, status, details = "EntrySynchronizationAdd", "matching", "success", {}
+        description = (f"{source_object} '{external_id}' will be created in {target_directory} (no matching "
+                       f"{target_object} was found in {target_directory})")
+    elif code == STEP_MATCHED:  # [code, how it was found ("linked to", "matched on employeeId to"), user id]
+        name, kind, status, details = "EntrySynchronizationUpdate", "matching", "success", {"TargetId": step[2]}
+        description = f"{source_object} '{external_id}' is {step[1]} {target_object} '{step[2]}' in {target_directory}"
+    else:  # STEP_EXPORT: [code, action (create, update or other: nothing to write), user name, targets not stored]
+        action, user = step[1], step[2]
+        details = {"ReportableIdentifier": external_id}
+        for target in step[3]:
+            details[target] = f"[{NOT_STORED_REASON}]"
+        kind = "export"
+        if action == "create":
+            name, status, description = "EntryExportAdd", "success", f"User '{user}' was created in {target_directory}"
+        elif action == "other":
+            name, status = "EntryExportSkip", "skipped"
+            description = f"User '{user}' is already up to date in {target_directory}: nothing was exported"
+        else:
+            name, status, description = "EntryExportUpdate", "success", f"User '{user}' was updated in {target_directory}"
+    return {"name": name, "provisioningStepType": kind, "status": status, "description": description,
+            "details": details}
 
 
 def entry(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: str, doc: dict | None,

@@ -63,16 +63,17 @@ def _dig(doc: dict, path: tuple[str, ...]):
 def list_logs(ctx: Context, filter_text: str | None, offset: int, limit: int) -> Page:
     conditions, doc_checks = _conditions(filter_text)
     where = and_(provisioning_logs.c.tenant_id == ctx.tenant_id, *conditions)
-    query = select(provisioning_logs.c.doc).where(where).order_by(provisioning_logs.c.activity_at.desc(),
+    query = select(provisioning_logs.c.doc, provisioning_logs.c.tenant_id, provisioning_logs.c.job_id,
+                   provisioning_logs.c.cycle_id).where(where).order_by(provisioning_logs.c.activity_at.desc(),
                                                                    provisioning_logs.c.id)
     if doc_checks:  # rare filters: checked on the documents
-        docs = [doc for doc in (logs.expand(r.doc) for r in ctx.conn.execute(query))
+        docs = [doc for doc in (logs.expand(r.doc, r) for r in ctx.conn.execute(query))
                 if all(_dig(doc, path) == value for path, value in doc_checks)]
         chunk = docs[offset:offset + limit]
         return Page(chunk, len(docs), offset + limit if offset + limit < len(docs) else None)
     total = ctx.conn.execute(select(func.count()).select_from(provisioning_logs).where(where)).scalar_one()
     rows = ctx.conn.execute(query.offset(offset).limit(limit)).all()
-    return Page([logs.expand(r.doc) for r in rows], total, offset + limit if offset + limit < total else None)
+    return Page([logs.expand(r.doc, r) for r in rows], total, offset + limit if offset + limit < total else None)
 
 
 def purge(ctx: Context, older_than: timedelta) -> int:

@@ -204,7 +204,7 @@ class _Record:
     before: dict | None = None  # the user before this record (None: created, or unmatched)
     after_name: str | None = None
     manager_id: str | None = None  # the manager set when the user was created
-    steps: list[dict] = field(default_factory=list)
+    steps: list[list] = field(default_factory=list)
     modified: list[tuple[str, Any, Any]] = field(default_factory=list)
     status: str = "success"
     action: str = "other"
@@ -365,11 +365,11 @@ def _apply(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None
         current = _current(ctx, batch, user_id)
         user_id = current["id"] if current else None
         record.before = current
-        record.steps.append(engine.import_step(run.log, ext, record.attributes, current is not None))
+        record.steps.append(engine.import_step(record.attributes, current is not None))
         decision = engine.decide(plan, record.attributes, current, linked, run.context,
                                  skip_out_of_scope_deletions=run.skip_out_of_scope)
         record.decision = decision
-        record.steps.append(engine.scoping_step(run.log, decision, record.attributes))
+        record.steps.append(engine.scoping_step(decision, record.attributes))
         if decision.kind == "fail":
             _fail(record, run, decision.error_code or "Failed", decision.reason, existing=current is not None)
             continue
@@ -380,7 +380,7 @@ def _apply(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None
             if user_id and decision.in_scope and not linked:
                 batch.new_links[ext] = batch.links[ext] = user_id
             continue
-        record.steps.append(_matching_step(run, record, current, linked))
+        record.steps.append(_matching_step(run, current, linked))
         record.user_id = user_id
         batch.wave.append(record)
         batch.wave_keys.add(ext)
@@ -395,7 +395,7 @@ def _apply(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None
     for record in records:
         if record.decision is not None and record.decision.kind in ("create", "update", "disable") \
                 and record.status != "failure":
-            record.steps.append(_export_step(run, record))
+            record.steps.append(_export_step(record))
     _save_links(ctx, ref, batch.new_links, stored_links)
 
 
@@ -481,36 +481,21 @@ def _update_users(ctx: Context, updates: list[tuple[str, dict]]) -> list[list[st
     return results
 
 
-def _matching_step(run: _Run, record: _Record, current: dict | None, linked: bool) -> dict:
-    src, dst = run.log.source_object, run.log.target_directory
+def _matching_step(run: _Run, current: dict | None, linked: bool) -> list:
     if current is None:
-        return engine.step("EntrySynchronizationAdd", "matching", "success",
-                           f"{src} '{record.external_id}' will be created in {dst} (no matching {run.log.target_object}"
-                           f" was found in {dst})")
+        return engine.matching_step(None, "")
     how = "linked to" if linked else "matched on " + ", ".join(p for _, p in run.plan.matching) + " to"
-    return engine.step("EntrySynchronizationUpdate", "matching", "success",
-                       f"{src} '{record.external_id}' is {how} {run.log.target_object} '{current['id']}' in {dst}",
-                       {"TargetId": current["id"]})
+    return engine.matching_step(current["id"], how)
 
 
-def _export_step(run: _Run, record: _Record) -> dict:
-    decision = record.decision
-    name = record.after_name or record.external_id
-    dst = run.log.target_directory
-    details = {"ReportableIdentifier": record.external_id}
-    for target in decision.not_stored:
-        details[target] = f"[{engine.NOT_STORED_REASON}]"
-    if record.action == "create":
-        return engine.step("EntryExportAdd", "export", "success", f"User '{name}' was created in {dst}", details)
-    if record.action == "other":
-        return engine.step("EntryExportSkip", "export", "skipped",
-                           f"User '{name}' is already up to date in {dst}: nothing was exported", details)
-    return engine.step("EntryExportUpdate", "export", "success", f"User '{name}' was updated in {dst}", details)
+def _export_step(record: _Record) -> list:
+    return engine.export_step(record.action if record.action in ("create", "other") else "update",
+                              record.after_name or record.external_id, record.decision.not_stored)
 
 
 def _fail(record: _Record, run: _Run, code: str, reason: str, *, existing: bool, export: bool = False) -> None:
     if not record.steps:
-        record.steps.append(engine.import_step(run.log, record.external_id, record.attributes, existing))
+        record.steps.append(engine.import_step(record.attributes, existing))
     kind = record.decision.action if record.decision else ("update" if existing else "create")
     verb = {"create": "create", "update": "update", "disable": "disable"}.get(kind, "process")
     record.steps.append(engine.step("EntryExportAdd" if kind == "create" and export else "EntryExportUpdate" if export
