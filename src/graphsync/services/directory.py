@@ -40,6 +40,7 @@ from graphsync.models import format_datetime
 from graphsync.services.applications import get_service_principal
 from graphsync.services.context import Context
 from graphsync.services.paging import Page
+from graphsync.store.db import among
 from graphsync.store.tables import (app_role_assignments, directory_changes, directory_groups, directory_users,
                                     group_members, service_principals)
 
@@ -232,7 +233,7 @@ def _docs(ctx: Context, table, ids: Iterable[str], include_deleted: bool) -> dic
     found: dict[str, dict] = {}
     for start in range(0, len(ids), 500):
         query = select(table.c.id, table.c.doc).where(table.c.tenant_id == ctx.tenant_id,
-                                                      table.c.id.in_(ids[start:start + 500]))
+                                                      among(ctx.conn, table.c.id, ids[start:start + 500]))
         if not include_deleted:
             query = query.where(_live(table))
         found.update({r.id: r.doc for r in ctx.conn.execute(query)})
@@ -473,7 +474,7 @@ def create_users(ctx: Context, bodies: list[UserBody | dict],
         taken.update(r.user_principal_name for r in ctx.conn.execute(
             select(directory_users.c.user_principal_name).where(
                 directory_users.c.tenant_id == ctx.tenant_id,
-                directory_users.c.user_principal_name.in_(wanted[start:start + 500]))))
+                among(ctx.conn, directory_users.c.user_principal_name, wanted[start:start + 500]))))
     for index, result in enumerate(results):
         if isinstance(result, dict):
             upn = result["userPrincipalName"].lower()
@@ -492,7 +493,7 @@ def live_user_ids(ctx: Context, ids: list[str]) -> set[str]:
     for start in range(0, len(ids), 500):
         live.update(ctx.conn.execute(select(directory_users.c.id).where(
             directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
-            directory_users.c.id.in_(ids[start:start + 500]))).scalars())
+            among(ctx.conn, directory_users.c.id, ids[start:start + 500]))).scalars())
     return live
 
 
@@ -618,7 +619,7 @@ def managers_of(ctx: Context, user_ids: list[str]) -> dict[str, str]:
             .join(manager, and_(manager.c.tenant_id == directory_users.c.tenant_id,
                                 manager.c.id == directory_users.c.manager_id, _live(manager)))
             .where(directory_users.c.tenant_id == ctx.tenant_id,
-                   directory_users.c.id.in_(user_ids[start:start + 500])))
+                   among(ctx.conn, directory_users.c.id, user_ids[start:start + 500])))
         found.update({r.id: r.manager_id for r in rows})
     return found
 
@@ -655,7 +656,7 @@ def set_managers(ctx: Context, pairs: list[tuple[str, str | None]]) -> list[bool
         managers.update({r.id: r.manager_id for r in ctx.conn.execute(
             select(directory_users.c.id, directory_users.c.manager_id).where(
                 directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
-                directory_users.c.id.in_(ids[start:start + 500])))})
+                among(ctx.conn, directory_users.c.id, ids[start:start + 500])))})
     results: list[bool | GraphError] = []
     changed: list[tuple[str, str | None]] = []
     for user_id, manager in pairs:

@@ -46,6 +46,7 @@ from graphsync.services import applications, audit, directory, leases, synchroni
 from graphsync.services.context import Context
 from graphsync.services.synchronization import Owner
 from graphsync.services.tenants import get_tenant
+from graphsync.store.db import among
 from graphsync.store.engine_tables import provisioning_logs
 from graphsync.store.inbound_tables import inbound_links, inbound_records, inbound_references
 from graphsync.store.tables import directory_users, sync_jobs
@@ -524,7 +525,7 @@ def _links(ctx: Context, ref: JobRef, external_ids: list[str]) -> dict[str, str]
     for start in range(0, len(ids), CHUNK):
         rows = ctx.conn.execute(select(inbound_links.c.external_id, inbound_links.c.user_id).where(
             inbound_links.c.tenant_id == ref.tenant_id, inbound_links.c.job_id == ref.job_id,
-            inbound_links.c.external_id.in_(ids[start:start + CHUNK])))
+            among(ctx.conn, inbound_links.c.external_id, ids[start:start + CHUNK])))
         found.update({r.external_id: r.user_id for r in rows})
     return found
 
@@ -538,7 +539,7 @@ def _save_links(ctx: Context, ref: JobRef, new_links: dict[str, str], stored: se
     for start in range(0, len(ids), CHUNK):
         ctx.conn.execute(delete(inbound_links).where(
             inbound_links.c.tenant_id == ref.tenant_id, inbound_links.c.job_id == ref.job_id,
-            inbound_links.c.external_id.in_(ids[start:start + CHUNK])))
+            among(ctx.conn, inbound_links.c.external_id, ids[start:start + CHUNK])))
     now = ctx.now()
     directory.insert_rows(ctx, inbound_links, ("tenant_id", "job_id", "external_id", "user_id", "updated_at"),
                           [(ref.tenant_id, ref.job_id, ext, uid, now) for ext, uid in new_links.items()])
@@ -584,7 +585,7 @@ def _match(ctx: Context, run: _Run, records: list[_Record]) -> tuple[dict[int, A
         column = _match_expression(ctx, prop)
         for start in range(0, len(values), CHUNK):
             rows = ctx.conn.execute(select(directory_users.c.id, column.label("value")).where(
-                directory_users.c.tenant_id == ctx.tenant_id, column.in_(values[start:start + CHUNK]),
+                directory_users.c.tenant_id == ctx.tenant_id, among(ctx.conn, column, values[start:start + CHUNK]),
                 directory_users.c.deleted_at.is_(None)))
             for r in rows:
                 found.setdefault(r.value, []).append(r.id)
@@ -654,7 +655,7 @@ def _store_pending(ctx: Context, ref: JobRef, workers: list[str], pending: dict[
     for start in range(0, len(workers), CHUNK):
         ctx.conn.execute(delete(inbound_references).where(
             inbound_references.c.tenant_id == ref.tenant_id, inbound_references.c.job_id == ref.job_id,
-            inbound_references.c.external_id.in_(workers[start:start + CHUNK])))
+            among(ctx.conn, inbound_references.c.external_id, workers[start:start + CHUNK])))
     if pending:
         now = ctx.now()
         ctx.conn.execute(insert(inbound_references), [
@@ -671,7 +672,7 @@ def _resolve_waiting(ctx: Context, run: _Run, ref: JobRef, records: list[_Record
         waiting += [(r.external_id, r.manager_external_id) for r in ctx.conn.execute(
             select(inbound_references.c.external_id, inbound_references.c.manager_external_id).where(
                 inbound_references.c.tenant_id == ref.tenant_id, inbound_references.c.job_id == ref.job_id,
-                inbound_references.c.manager_external_id.in_(linked_here[start:start + CHUNK])))]
+                among(ctx.conn, inbound_references.c.manager_external_id, linked_here[start:start + CHUNK])))]
     if not waiting:
         return
     worker_links = _links(ctx, ref, [w for w, _ in waiting])
@@ -698,7 +699,7 @@ def _resolve_waiting(ctx: Context, run: _Run, ref: JobRef, records: list[_Record
     for start in range(0, len(done), CHUNK):
         ctx.conn.execute(delete(inbound_references).where(
             inbound_references.c.tenant_id == ref.tenant_id, inbound_references.c.job_id == ref.job_id,
-            inbound_references.c.external_id.in_(done[start:start + CHUNK])))
+            among(ctx.conn, inbound_references.c.external_id, done[start:start + CHUNK])))
 
 
 # -- writing the outcome -----------------------------------------------------------------------
@@ -721,7 +722,7 @@ def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
     staged = [r for r in records if r.seq]
     done = [r.seq for r in staged if r.status != "failure"]
     for start in range(0, len(done), CHUNK):
-        ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq.in_(done[start:start + CHUNK]))
+        ctx.conn.execute(update(inbound_records).where(among(ctx.conn, inbound_records.c.seq, done[start:start + CHUNK]))
                          .values(status="done", processed_at=now))
     failed = [{"s": r.seq, "e": f"{r.error[0]}: {r.error[1]}"[:2000]} for r in staged if r.status == "failure"]
     if failed:

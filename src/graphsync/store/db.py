@@ -12,7 +12,9 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, ColumnElement, String, any_, bindparam, create_engine, event, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
@@ -126,6 +128,18 @@ class Database:
         if self._reader is not None:
             self._reader.dispose()
         self.engine.dispose()
+
+
+def among(connection: Connection, column: ColumnElement, values: list) -> ColumnElement:
+    """``column IN (values)`` with the values in one bound parameter: a JSON array read by
+    json_each on SQLite, an array compared with ``= ANY`` on PostgreSQL. SQLAlchemy's IN renders a
+    parameter per value on every execution (the expanded statement is not cached): 2.7 ms for 500
+    values against 1.5 ms, and a batch of inbound records runs about fifteen such lookups."""
+    if connection.dialect.name == "postgresql":
+        item = String() if isinstance(column.type, NullType) else column.type  # lower(…) is text
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item)))
+    return column.in_(select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, codec.dumps(list(values)), type_=String))))
 
 
 class _Checkpointer:
