@@ -11,6 +11,7 @@ from graphsync import codec
 from graphsync.engine.ports import Escrow, Link, ObjectType
 from graphsync.services import directory
 from graphsync.services.context import Context
+from graphsync.store.db import among
 from graphsync.store.engine_tables import provisioning_logs, sync_escrows, sync_links
 
 CHUNK = 500
@@ -54,7 +55,7 @@ class DatabaseStateStore:
             for start in range(0, len(source_ids), CHUNK):
                 rows = ctx.conn.execute(select(sync_links).where(
                     self._where(sync_links), sync_links.c.object_type == object_type,
-                    sync_links.c.source_id.in_(source_ids[start:start + CHUNK])))
+                    among(ctx.conn, sync_links.c.source_id, source_ids[start:start + CHUNK])))
                 for row in rows:
                     found[row.source_id] = Link(object_type, row.source_id, row.target_id, dict(row.exported))
             return found
@@ -75,7 +76,7 @@ class DatabaseStateStore:
             for start in range(0, len(source_ids), CHUNK):
                 rows = ctx.conn.execute(select(sync_links.c.source_id, sync_links.c.target_id).where(
                     self._where(sync_links), sync_links.c.object_type == object_type,
-                    sync_links.c.source_id.in_(source_ids[start:start + CHUNK])))
+                    among(ctx.conn, sync_links.c.source_id, source_ids[start:start + CHUNK])))
                 found.update({r.source_id: r.target_id for r in rows})
             return found
 
@@ -100,7 +101,7 @@ class DatabaseStateStore:
         for start in range(0, len(source_ids), CHUNK):
             ctx.conn.execute(delete(sync_links).where(
                 self._where(sync_links), sync_links.c.object_type == object_type,
-                sync_links.c.source_id.in_(source_ids[start:start + CHUNK])))
+                among(ctx.conn, sync_links.c.source_id, source_ids[start:start + CHUNK])))
 
     def count_links(self) -> dict[str, int]:
         with self._unit() as ctx:
@@ -156,7 +157,7 @@ class DatabaseStateStore:
             for start in range(0, len(ids), CHUNK):
                 ctx.conn.execute(delete(sync_escrows).where(
                     self._where(sync_escrows), sync_escrows.c.object_type == object_type,
-                    sync_escrows.c.source_id.in_(ids[start:start + CHUNK])))
+                    among(ctx.conn, sync_escrows.c.source_id, ids[start:start + CHUNK])))
 
     # -- logs -----------------------------------------------------------------------------------
     def write_logs(self, entries: list[dict[str, Any]]) -> None:
