@@ -298,6 +298,38 @@ def test_users_page_in_creation_order_with_or_without_a_count(http):
         assert seen == created and pages == [2, 2, 1]
 
 
+def test_counts_leave_deleted_objects_out_and_on_sqlite_read_only_the_live_objects_index(server, http):
+    """$count and @odata.count of the whole directory: soft-deleted users and groups are not
+    counted, and on SQLite the count reads the live objects' index (migration 0008), not a table
+    row per user (7x the time at scale)."""
+    from sqlalchemy import event
+    users = [post_user(http, f"count{i}.{uuid.uuid4().hex[:6]}")["id"] for i in range(3)]
+    groups = [http.post("/v1.0/groups", json={"displayName": f"g{i}", "mailEnabled": False, "mailNickname": f"g{i}",
+                                              "securityEnabled": True}).json()["id"] for i in range(2)]
+    assert http.delete(f"/v1.0/users/{users[0]}").status_code == 204
+    assert http.delete(f"/v1.0/groups/{groups[0]}").status_code == 204
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "count(" in statement:
+            statements.append(statement)
+    engine = server.runtime.db._reader or server.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert http.get("/v1.0/users/$count").text == "2"
+        assert http.get("/v1.0/groups/$count").text == "1"
+        assert http.get("/v1.0/users", params={"$count": "true"}).json()["@odata.count"] == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 3
+    if server.runtime.db.dialect == "sqlite":
+        with server.runtime.db.reading() as conn:
+            for statement in statements:
+                plan = " ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                                       ("x",)).all())
+                assert "_listed" in plan, plan
+
+
 # ------------------------------------------------------------------------------------------------
 # Delta
 
