@@ -283,6 +283,22 @@ def test_soft_delete_and_restore_of_a_group(http):
     assert ids(http.get(f"/v1.0/users/{user['id']}/memberOf")) == [group["id"]]
 
 
+def test_a_created_user_keeps_every_kind_of_property_it_was_sent(http):
+    """Strings, booleans, lists, date-times and nested objects come back as Graph writes them; a
+    password is never stored, unsent properties read as null and defaults fill the rest."""
+    user = post_user(http, "kinds", accountEnabled=False, businessPhones=["+47 1", "+47 2"],
+                     employeeHireDate="2021-05-01T05:00:00+02:00",
+                     employeeOrgData={"costCenter": "CC-9", "division": "North"},
+                     passwordProfile={"password": "Pa55w.rd!", "forceChangePasswordNextSignIn": True})
+    again = http.get(f"/v1.0/users/{user['id']}").json()
+    for body in (user, again):
+        assert body["accountEnabled"] is False and body["businessPhones"] == ["+47 1", "+47 2"]
+        assert body["employeeHireDate"] == "2021-05-01T03:00:00Z"
+        assert body["employeeOrgData"] == {"costCenter": "CC-9", "division": "North"}
+        assert "passwordProfile" not in body and body["city"] is None
+        assert body["mailNickname"] == "kinds" and body["userType"] == "Member" and body["otherMails"] == []
+
+
 def test_users_page_in_creation_order_with_or_without_a_count(http):
     tag = uuid.uuid4().hex[:8]
     created = [post_user(http, f"page{i}.{tag}", department=f"paging-{tag}")["id"] for i in range(5)]

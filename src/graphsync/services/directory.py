@@ -413,41 +413,35 @@ def ordered_ids(count: int) -> list[str]:
 _USER_ALIASES = {name: info.alias or name for name, info in UserBody.model_fields.items()}
 
 
-def _sent_user(body: UserBody) -> dict[str, Any]:
-    """``_wire(body, exclude={"password_profile"})`` for a user body, in the order the model lists
-    the properties, without a round trip through the serializer for plain values."""
-    sent: dict[str, Any] = {}
-    fields_set = body.model_fields_set
-    for name, alias in _USER_ALIASES.items():
-        if name in fields_set and name != "password_profile":
-            value = getattr(body, name)
-            if isinstance(value, BaseModel):
-                value = value.model_dump(by_alias=True, exclude_unset=True)
-            elif isinstance(value, datetime):
-                value = format_datetime(value)
-            elif value.__class__ is list:
-                value = list(value)
-            sent[alias] = value
-    return sent
-
-
 def _new_user(body: UserBody | dict, now, *, user_id: str | None = None, created: str | None = None) -> dict:
     """A new user's document from a create body, validated as Graph does (UPN uniqueness aside)."""
     body = _validated(UserBody, body)
-    sent = _sent_user(body)
-    if not (sent.get("displayName") or "").strip():
+    values, sent = body.__dict__, body.model_fields_set  # validated values by field name; those sent
+    if not (values["display_name"] or "").strip():
         raise BadRequest("The property 'displayName' is required when creating a user.", code="Request_BadRequest")
-    if not sent.get("userPrincipalName"):
+    upn = values["user_principal_name"]
+    if not upn:
         raise BadRequest("The property 'userPrincipalName' is required when creating a user.",
                          code="Request_BadRequest")
-    upn = _upn_format(sent["userPrincipalName"])
+    _upn_format(upn)
     doc = dict.fromkeys(USER_PROPERTIES)
     doc.update({"id": user_id or str(uuid.uuid4()), "accountEnabled": True, "businessPhones": [], "otherMails": [],
                 "userType": "Member", "createdDateTime": created or format_datetime(now),
                 "mailNickname": _nickname(upn.split("@")[0], "user")})
-    for prop, value in sent.items():
-        if value is not None:
-            doc[prop] = value
+    for name in sent:
+        value = values[name]
+        kind = value.__class__
+        if kind is str or kind is bool:
+            pass
+        elif value is None or name == "password_profile":
+            continue
+        elif kind is list:
+            value = list(value)
+        elif isinstance(value, datetime):
+            value = format_datetime(value)
+        elif isinstance(value, BaseModel):
+            value = value.model_dump(by_alias=True, exclude_unset=True)
+        doc[_USER_ALIASES[name]] = value
     _check_nickname(doc["mailNickname"], "User")
     return doc
 
