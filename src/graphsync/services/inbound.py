@@ -392,7 +392,7 @@ def _apply(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None
             batch.new_links[ext] = batch.links[ext] = user_id
     _flush(ctx, run, batch)
 
-    _references(ctx, run, ref, records, batch.links)
+    _references(ctx, run, ref, records, batch.links, batch.manager_links)
     for record in records:
         if record.decision is not None and record.decision.kind in ("create", "update", "disable") \
                 and record.status != "failure":
@@ -604,14 +604,19 @@ def _match(ctx: Context, run: _Run, records: list[_Record]) -> tuple[dict[int, A
 
 # -- managers --------------------------------------------------------------------------------
 
-def _references(ctx: Context, run: _Run, ref: JobRef, records: list[_Record], links: dict[str, str]) -> None:
+def _references(ctx: Context, run: _Run, ref: JobRef, records: list[_Record], links: dict[str, str],
+                manager_links: dict[str, str]) -> None:
     """Second pass, once the batch's users exist: set the managers the records name, leave the
-    unknown ones pending, and resolve earlier workers that were waiting for this batch's records."""
+    unknown ones pending, and resolve earlier workers that were waiting for this batch's records.
+    ``manager_links``: the managers' links _known_managers read already."""
     if run.plan.manager is None:
         return
+    waiting = _any_pending(ctx, ref)  # most loads have none: then there is nothing to replace or resolve
     applied = [r for r in records if r.user_id and r.status != "failure" and r.decision is not None
                and r.decision.kind in ("create", "update") and r.decision.manager is not None]
-    links.update(_links(ctx, ref, [r.decision.manager for r in applied if r.decision.manager not in links]))
+    unknown = [r.decision.manager for r in applied if r.decision.manager not in links]
+    links.update({m: manager_links[m] for m in unknown if m in manager_links})
+    links.update(_links(ctx, ref, [m for m in unknown if m not in links]))
     current_managers = directory.managers_of(ctx, [r.user_id for r in applied if r.action != "create"])
     settable: list[tuple[_Record, str]] = []
     pending: dict[str, str] = {}
@@ -645,12 +650,20 @@ def _references(ctx: Context, run: _Run, ref: JobRef, records: list[_Record], li
                 f"no record with externalId '{manager_ext}' has been provisioned by this job yet. The manager is set "
                 "when that record arrives.", {manager_ext: "manager Add", "PropertyName": "manager",
                                               "SkipReason": "UnableToResolveReferenceAttributeValue"}))
-    _store_pending(ctx, ref, [r.external_id for r in applied], pending)
-    _resolve_waiting(ctx, run, ref, records, links)
+    _store_pending(ctx, ref, [r.external_id for r in applied] if waiting else [], pending)
+    if waiting:  # a reference stored just now names a manager this batch did not link
+        _resolve_waiting(ctx, run, ref, records, links)
+
+
+def _any_pending(ctx: Context, ref: JobRef) -> bool:
+    """Whether any worker of the job waits for its manager's record."""
+    return ctx.conn.execute(select(inbound_references.c.external_id).where(
+        inbound_references.c.tenant_id == ref.tenant_id, inbound_references.c.job_id == ref.job_id).limit(1)
+    ).first() is not None
 
 
 def _store_pending(ctx: Context, ref: JobRef, workers: list[str], pending: dict[str, str]) -> None:
-    """The workers' pending references are replaced by ``pending`` (worker → manager externalId)."""
+    """The ``workers``' pending references are replaced by ``pending`` (worker → manager externalId)."""
     workers = list(dict.fromkeys(workers))
     for start in range(0, len(workers), CHUNK):
         ctx.conn.execute(delete(inbound_references).where(
