@@ -28,7 +28,7 @@ from typing import Any, Callable
 from graphsync import expressions
 from graphsync.codec import dumps as _dumps
 from graphsync.engine import logs
-from graphsync.engine.logs import COMPACT, INBOUND, NOT_STORED_REASON, log_text
+from graphsync.engine.logs import COMPACT, INBOUND, log_text
 from graphsync.engine.mapping import AttributeRule, ObjectRule, compile_schema, evaluate
 from graphsync.errors import BadRequest, TooManyRequests
 from graphsync.json_body import load_object
@@ -414,7 +414,7 @@ USER_PROPERTIES = frozenset({
     "userPrincipalName", "userType"})
 MULTI_VALUED = frozenset({"businessPhones", "otherMails"})
 # Mapped in Entra's schema but with no place in graphsync's directory (no sign-in, no Exchange, no
-# on-premises sync): evaluated and shown in the log's export step (NOT_STORED_REASON), not stored.
+# on-premises sync): evaluated and shown in the log's export step (logs.NOT_STORED_REASON), not stored.
 
 
 @lru_cache(maxsize=1024)
