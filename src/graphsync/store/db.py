@@ -14,9 +14,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, ColumnElement, String, any_, bindparam, create_engine, event, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import NullType
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import NullType
 
 from graphsync import codec
 
@@ -229,15 +229,13 @@ def _create_engine(url: str) -> Engine:
             path = _sqlite_path(url)
             if path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
-                                   json_serializer=codec.dumps, json_deserializer=codec.loads)
+            engine = _sqlite_file_engine(url)
             # Other processes (a 'graphsync worker' beside 'graphsync serve') may write the same
             # file. pysqlite would begin a transaction only at its first write, so what it read
             # before could change underneath it (a lost update of a job row), and upgrading a read
             # to a write fails at once with SQLITE_BUSY instead of waiting. BEGIN IMMEDIATE takes
             # the write lock first (waiting up to the busy timeout): a transaction sees no other
             # process's writes between its reads and its writes.
-            event.listen(engine, "connect", _sqlite_manual_transactions)
             event.listen(engine, "begin", _sqlite_begin_immediate)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -252,11 +250,18 @@ def _create_reader(url: str) -> Engine:
     """Connections to a SQLite file for ``Database.reading``: query_only (a write fails loudly
     instead of taking the write lock unannounced) and a deferred BEGIN (the snapshot is taken at
     the first read and kept to the end of the transaction)."""
+    engine = _sqlite_file_engine(url)
+    event.listen(engine, "connect", _sqlite_reader_pragmas)
+    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+    return engine
+
+
+def _sqlite_file_engine(url: str) -> Engine:
+    """An engine on a SQLite file whose transactions begin where its listeners say (the driver
+    emits no BEGIN of its own): the writers' and the readers' engines differ only in that."""
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
                            json_serializer=codec.dumps, json_deserializer=codec.loads)
     event.listen(engine, "connect", _sqlite_manual_transactions)
-    event.listen(engine, "connect", _sqlite_reader_pragmas)
-    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
     return engine
 
 
