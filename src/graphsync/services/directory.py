@@ -236,15 +236,11 @@ def _live(table):
 
 
 def _docs(ctx: Context, table, ids: Iterable[str], include_deleted: bool) -> dict[str, dict]:
-    ids = list(dict.fromkeys(ids))
-    found: dict[str, dict] = {}
-    for start in range(0, len(ids), 500):
-        query = select(table.c.id, table.c.doc).where(table.c.tenant_id == ctx.tenant_id,
-                                                      among(ctx.conn, table.c.id, ids[start:start + 500]))
-        if not include_deleted:
-            query = query.where(_live(table))
-        found.update({r.id: r.doc for r in ctx.conn.execute(query)})
-    return found
+    query = select(table.c.id, table.c.doc).where(table.c.tenant_id == ctx.tenant_id,
+                                                  among(ctx.conn, table.c.id, list(dict.fromkeys(ids))))
+    if not include_deleted:
+        query = query.where(_live(table))
+    return {r.id: r.doc for r in ctx.conn.execute(query)}
 
 
 def typed(doc: dict, object_type: str) -> dict:
@@ -470,12 +466,9 @@ def create_users(ctx: Context, bodies: list[UserBody | dict],
         except GraphError as exc:
             results.append(exc)
     wanted = [r["userPrincipalName"].lower() for r in results if isinstance(r, dict)]
-    taken: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        taken.update(r.user_principal_name for r in ctx.conn.execute(
-            select(directory_users.c.user_principal_name).where(
-                directory_users.c.tenant_id == ctx.tenant_id,
-                among(ctx.conn, directory_users.c.user_principal_name, wanted[start:start + 500]))))
+    taken = set(ctx.conn.execute(select(directory_users.c.user_principal_name).where(
+        directory_users.c.tenant_id == ctx.tenant_id,
+        among(ctx.conn, directory_users.c.user_principal_name, wanted))).scalars())
     for index, result in enumerate(results):
         if isinstance(result, dict):
             upn = result["userPrincipalName"].lower()
@@ -488,14 +481,10 @@ def create_users(ctx: Context, bodies: list[UserBody | dict],
 
 
 def live_user_ids(ctx: Context, ids: list[str]) -> set[str]:
-    """Which of ``ids`` are users that exist and are not deleted (one query per 500)."""
-    ids = sorted(set(ids))
-    live: set[str] = set()
-    for start in range(0, len(ids), 500):
-        live.update(ctx.conn.execute(select(directory_users.c.id).where(
-            directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
-            among(ctx.conn, directory_users.c.id, ids[start:start + 500]))).scalars())
-    return live
+    """Which of ``ids`` are users that exist and are not deleted (one query)."""
+    return set(ctx.conn.execute(select(directory_users.c.id).where(
+        directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
+        among(ctx.conn, directory_users.c.id, sorted(set(ids))))).scalars())
 
 
 def _insert_users(ctx: Context, docs: list[dict], managers: list[str | None] | None = None) -> None:
@@ -614,16 +603,12 @@ def managers_of(ctx: Context, user_ids: list[str]) -> dict[str, str]:
     """Live managers of many users at once (users without one are left out): the engine's
     reference pass reads a page of users with one query."""
     manager = directory_users.alias("manager")
-    found: dict[str, str] = {}
-    for start in range(0, len(user_ids), 500):
-        rows = ctx.conn.execute(
-            select(directory_users.c.id, directory_users.c.manager_id)
-            .join(manager, and_(manager.c.tenant_id == directory_users.c.tenant_id,
-                                manager.c.id == directory_users.c.manager_id, _live(manager)))
-            .where(directory_users.c.tenant_id == ctx.tenant_id,
-                   among(ctx.conn, directory_users.c.id, user_ids[start:start + 500])))
-        found.update({r.id: r.manager_id for r in rows})
-    return found
+    rows = ctx.conn.execute(
+        select(directory_users.c.id, directory_users.c.manager_id)
+        .join(manager, and_(manager.c.tenant_id == directory_users.c.tenant_id,
+                            manager.c.id == directory_users.c.manager_id, _live(manager)))
+        .where(directory_users.c.tenant_id == ctx.tenant_id, among(ctx.conn, directory_users.c.id, user_ids)))
+    return {r.id: r.manager_id for r in rows}
 
 
 def get_manager(ctx: Context, user_id: str) -> dict:
@@ -653,12 +638,10 @@ def set_managers(ctx: Context, pairs: list[tuple[str, str | None]]) -> list[bool
     something, or the GraphError that refused that pair."""
     _serialise_writers(ctx)
     ids = sorted({i for pair in pairs for i in pair if i})
-    managers: dict[str, str | None] = {}
-    for start in range(0, len(ids), 500):
-        managers.update({r.id: r.manager_id for r in ctx.conn.execute(
-            select(directory_users.c.id, directory_users.c.manager_id).where(
-                directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
-                among(ctx.conn, directory_users.c.id, ids[start:start + 500])))})
+    managers: dict[str, str | None] = {r.id: r.manager_id for r in ctx.conn.execute(
+        select(directory_users.c.id, directory_users.c.manager_id).where(
+            directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
+            among(ctx.conn, directory_users.c.id, ids)))}
     results: list[bool | GraphError] = []
     changed: list[tuple[str, str | None]] = []
     for user_id, manager in pairs:

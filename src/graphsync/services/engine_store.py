@@ -14,8 +14,6 @@ from graphsync.services.context import Context
 from graphsync.store.db import among
 from graphsync.store.engine_tables import provisioning_logs, sync_escrows, sync_links
 
-CHUNK = 500
-
 
 def _aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
@@ -51,14 +49,10 @@ class DatabaseStateStore:
     # -- links ----------------------------------------------------------------------------------
     def links(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, Link]:
         with self._unit() as ctx:
-            found: dict[str, Link] = {}
-            for start in range(0, len(source_ids), CHUNK):
-                rows = ctx.conn.execute(select(sync_links).where(
-                    self._where(sync_links), sync_links.c.object_type == object_type,
-                    among(ctx.conn, sync_links.c.source_id, source_ids[start:start + CHUNK])))
-                for row in rows:
-                    found[row.source_id] = Link(object_type, row.source_id, row.target_id, dict(row.exported))
-            return found
+            rows = ctx.conn.execute(select(sync_links).where(
+                self._where(sync_links), sync_links.c.object_type == object_type,
+                among(ctx.conn, sync_links.c.source_id, source_ids))) if source_ids else ()
+            return {row.source_id: Link(object_type, row.source_id, row.target_id, dict(row.exported)) for row in rows}
 
     def link_ids(self, object_type: ObjectType, after: str | None, upto: str | None,
                  limit: int | None = None) -> list[str]:
@@ -72,13 +66,10 @@ class DatabaseStateStore:
 
     def target_ids(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, str]:
         with self._unit() as ctx:
-            found: dict[str, str] = {}
-            for start in range(0, len(source_ids), CHUNK):
-                rows = ctx.conn.execute(select(sync_links.c.source_id, sync_links.c.target_id).where(
-                    self._where(sync_links), sync_links.c.object_type == object_type,
-                    among(ctx.conn, sync_links.c.source_id, source_ids[start:start + CHUNK])))
-                found.update({r.source_id: r.target_id for r in rows})
-            return found
+            rows = ctx.conn.execute(select(sync_links.c.source_id, sync_links.c.target_id).where(
+                self._where(sync_links), sync_links.c.object_type == object_type,
+                among(ctx.conn, sync_links.c.source_id, source_ids))) if source_ids else ()
+            return {r.source_id: r.target_id for r in rows}
 
     def save_links(self, links: list[Link]) -> None:
         if not links:
@@ -98,10 +89,10 @@ class DatabaseStateStore:
                 self._drop_links(ctx, object_type, source_ids)
 
     def _drop_links(self, ctx: Context, object_type: ObjectType, source_ids: list[str]) -> None:
-        for start in range(0, len(source_ids), CHUNK):
+        if source_ids:
             ctx.conn.execute(delete(sync_links).where(
                 self._where(sync_links), sync_links.c.object_type == object_type,
-                among(ctx.conn, sync_links.c.source_id, source_ids[start:start + CHUNK])))
+                among(ctx.conn, sync_links.c.source_id, source_ids)))
 
     def count_links(self) -> dict[str, int]:
         with self._unit() as ctx:
@@ -154,10 +145,9 @@ class DatabaseStateStore:
     def _clear_escrows(self, ctx: Context, keys: list[tuple[ObjectType, str]]) -> None:
         for object_type in {kind for kind, _ in keys}:
             ids = [sid for kind, sid in keys if kind == object_type]
-            for start in range(0, len(ids), CHUNK):
-                ctx.conn.execute(delete(sync_escrows).where(
-                    self._where(sync_escrows), sync_escrows.c.object_type == object_type,
-                    among(ctx.conn, sync_escrows.c.source_id, ids[start:start + CHUNK])))
+            ctx.conn.execute(delete(sync_escrows).where(
+                self._where(sync_escrows), sync_escrows.c.object_type == object_type,
+                among(ctx.conn, sync_escrows.c.source_id, ids)))
 
     # -- logs -----------------------------------------------------------------------------------
     def write_logs(self, entries: list[dict[str, Any]]) -> None:

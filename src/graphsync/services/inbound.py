@@ -59,7 +59,6 @@ INBOUND_TEMPLATES = ("api2aad",)
 # transaction costs anyway (the job row, the plan, the commit) over more records.
 BATCH_SIZE = 1000
 MAX_ATTEMPTS = 3  # a record whose processing keeps failing unexpectedly is given up after this many tries
-CHUNK = 500
 RATE_LIMITER = engine.RateLimiter()
 PURGE_EVERY = timedelta(minutes=10)
 _last_purge: dict[int, float] = {}
@@ -520,14 +519,12 @@ def _error_code(exc: GraphError) -> str:
 
 
 def _links(ctx: Context, ref: JobRef, external_ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    ids = list(dict.fromkeys(external_ids))
-    for start in range(0, len(ids), CHUNK):
-        rows = ctx.conn.execute(select(inbound_links.c.external_id, inbound_links.c.user_id).where(
-            inbound_links.c.tenant_id == ref.tenant_id, inbound_links.c.job_id == ref.job_id,
-            among(ctx.conn, inbound_links.c.external_id, ids[start:start + CHUNK])))
-        found.update({r.external_id: r.user_id for r in rows})
-    return found
+    if not external_ids:
+        return {}
+    rows = ctx.conn.execute(select(inbound_links.c.external_id, inbound_links.c.user_id).where(
+        inbound_links.c.tenant_id == ref.tenant_id, inbound_links.c.job_id == ref.job_id,
+        among(ctx.conn, inbound_links.c.external_id, list(dict.fromkeys(external_ids)))))
+    return {r.external_id: r.user_id for r in rows}
 
 
 def _save_links(ctx: Context, ref: JobRef, new_links: dict[str, str], stored: set[str]) -> None:
@@ -535,11 +532,11 @@ def _save_links(ctx: Context, ref: JobRef, new_links: dict[str, str], stored: se
     under the job's lock) replace the old rows."""
     if not new_links:
         return
-    ids = [ext for ext in new_links if ext in stored]
-    for start in range(0, len(ids), CHUNK):
+    replaced = [ext for ext in new_links if ext in stored]
+    if replaced:
         ctx.conn.execute(delete(inbound_links).where(
             inbound_links.c.tenant_id == ref.tenant_id, inbound_links.c.job_id == ref.job_id,
-            among(ctx.conn, inbound_links.c.external_id, ids[start:start + CHUNK])))
+            among(ctx.conn, inbound_links.c.external_id, replaced)))
     now = ctx.now()
     directory.insert_rows(ctx, inbound_links, ("tenant_id", "job_id", "external_id", "user_id", "updated_at"),
                           [(ref.tenant_id, ref.job_id, ext, uid, now) for ext, uid in new_links.items()])
@@ -581,14 +578,11 @@ def _match(ctx: Context, run: _Run, records: list[_Record]) -> tuple[dict[int, A
             remaining = [r for r in remaining if r.seq not in result]
             continue
         found: dict[str, list[str]] = {}
-        values = sorted({v.lower() for v in wanted.values()})
         column = _match_expression(ctx, prop)
-        for start in range(0, len(values), CHUNK):
-            rows = ctx.conn.execute(select(directory_users.c.id, column.label("value")).where(
-                directory_users.c.tenant_id == ctx.tenant_id, among(ctx.conn, column, values[start:start + CHUNK]),
-                directory_users.c.deleted_at.is_(None)))
-            for r in rows:
-                found.setdefault(r.value, []).append(r.id)
+        for r in ctx.conn.execute(select(directory_users.c.id, column.label("value")).where(
+                directory_users.c.tenant_id == ctx.tenant_id, directory_users.c.deleted_at.is_(None),
+                among(ctx.conn, column, sorted({v.lower() for v in wanted.values()})))):
+            found.setdefault(r.value, []).append(r.id)
         for seq, value in wanted.items():
             hits = found.get(value.lower(), [])
             if len(hits) > 1:
@@ -664,11 +658,7 @@ def _any_pending(ctx: Context, ref: JobRef) -> bool:
 
 def _store_pending(ctx: Context, ref: JobRef, workers: list[str], pending: dict[str, str]) -> None:
     """The ``workers``' pending references are replaced by ``pending`` (worker → manager externalId)."""
-    workers = list(dict.fromkeys(workers))
-    for start in range(0, len(workers), CHUNK):
-        ctx.conn.execute(delete(inbound_references).where(
-            inbound_references.c.tenant_id == ref.tenant_id, inbound_references.c.job_id == ref.job_id,
-            among(ctx.conn, inbound_references.c.external_id, workers[start:start + CHUNK])))
+    _drop_references(ctx, ref, workers)
     if pending:
         now = ctx.now()
         ctx.conn.execute(insert(inbound_references), [
@@ -680,12 +670,10 @@ def _resolve_waiting(ctx: Context, run: _Run, ref: JobRef, records: list[_Record
     """Workers of earlier batches whose manager is one of this batch's records: set it now, each
     logged as an update of the worker (as Entra logs a resolved reference)."""
     linked_here = list(dict.fromkeys(r.external_id for r in records if r.external_id in links))
-    waiting: list[tuple[str, str]] = []
-    for start in range(0, len(linked_here), CHUNK):
-        waiting += [(r.external_id, r.manager_external_id) for r in ctx.conn.execute(
-            select(inbound_references.c.external_id, inbound_references.c.manager_external_id).where(
-                inbound_references.c.tenant_id == ref.tenant_id, inbound_references.c.job_id == ref.job_id,
-                among(ctx.conn, inbound_references.c.manager_external_id, linked_here[start:start + CHUNK])))]
+    waiting = [(r.external_id, r.manager_external_id) for r in ctx.conn.execute(
+        select(inbound_references.c.external_id, inbound_references.c.manager_external_id).where(
+            inbound_references.c.tenant_id == ref.tenant_id, inbound_references.c.job_id == ref.job_id,
+            among(ctx.conn, inbound_references.c.manager_external_id, linked_here)))] if linked_here else []
     if not waiting:
         return
     worker_links = _links(ctx, ref, [w for w, _ in waiting])
@@ -709,10 +697,15 @@ def _resolve_waiting(ctx: Context, run: _Run, ref: JobRef, records: list[_Record
         if result:
             record.modified.append(("manager", current_managers.get(worker), manager))
         records.append(record)  # logged with the batch; no staged record to mark
-    for start in range(0, len(done), CHUNK):
+    _drop_references(ctx, ref, done)
+
+
+def _drop_references(ctx: Context, ref: JobRef, workers: list[str]) -> None:
+    """The pending references of these workers go."""
+    if workers:
         ctx.conn.execute(delete(inbound_references).where(
             inbound_references.c.tenant_id == ref.tenant_id, inbound_references.c.job_id == ref.job_id,
-            among(ctx.conn, inbound_references.c.external_id, done[start:start + CHUNK])))
+            among(ctx.conn, inbound_references.c.external_id, list(dict.fromkeys(workers)))))
 
 
 # -- writing the outcome -----------------------------------------------------------------------
@@ -734,8 +727,8 @@ def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
                                                    "status", "source_id", "doc"), rows, json_text=("doc",))
     staged = [r for r in records if r.seq]
     done = [r.seq for r in staged if r.status != "failure"]
-    for start in range(0, len(done), CHUNK):
-        ctx.conn.execute(update(inbound_records).where(among(ctx.conn, inbound_records.c.seq, done[start:start + CHUNK]))
+    if done:
+        ctx.conn.execute(update(inbound_records).where(among(ctx.conn, inbound_records.c.seq, done))
                          .values(status="done", processed_at=now))
     failed = [{"s": r.seq, "e": f"{r.error[0]}: {r.error[1]}"[:2000]} for r in staged if r.status == "failure"]
     if failed:
