@@ -119,6 +119,59 @@ def test_migrations_are_idempotent_on_both_backends(data_dir, request):
         runtime.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0009_keeps_applied_records_applied_and_pending_ones_to_apply(backend, tmp_path):
+    """Before 0009 every applied inbound record was marked 'done'; since, the job's applied_seq
+    covers them. Records still pending when a database is upgraded are applied, none twice."""
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from graphsync.services import inbound
+    from graphsync.store.db import MIGRATIONS
+    from graphsync.store.inbound_tables import inbound_records
+    from tests.conftest import throwaway_postgres
+
+    def upgraded(url: str) -> tuple[dict, dict]:
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://") if url else
+                               f"sqlite:///{tmp_path / 'old.db'}")
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0008")
+            now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+            for job in ("busy", "done", "idle"):
+                conn.exec_driver_sql("INSERT INTO sync_jobs (tenant_id, owner_id, id, template_id, doc, schema, "
+                                     "state, created_at) VALUES ('t', 'o', %s, 'API2AAD', '{}', '{}', '{}', %s)"
+                                     .replace("%s", "?" if not url else "%s"), (job, now))
+            # busy: 1 applied, 2 left pending when processing isolated it, 3 applied after it, 4 pending
+            for seq, job, status in ((1, "busy", "done"), (2, "busy", "pending"), (3, "busy", "done"),
+                                     (4, "busy", "pending"), (5, "done", "done"), (6, "done", "failed")):
+                conn.exec_driver_sql("INSERT INTO inbound_records (seq, tenant_id, job_id, received_at, bulk_id, "
+                                     "data, status, attempts) VALUES (%s, 't', %s, %s, 'b', '{}', %s, 0)"
+                                     .replace("%s", "?" if not url else "%s"), (seq, job, now, status))
+            command.upgrade(config, "head")
+            applied = dict(conn.exec_driver_sql("SELECT id, applied_seq FROM sync_jobs").all())
+            statuses = dict(conn.exec_driver_sql("SELECT seq, status FROM inbound_records").all())
+            to_apply = {job: conn.execute(select(inbound_records.c.seq).where(inbound._unapplied("t", job, seq))
+                                          .order_by(inbound_records.c.seq)).scalars().all()
+                        for job, seq in applied.items()}
+        engine.dispose()
+        return applied, statuses, to_apply
+
+    if backend == "postgresql":
+        with throwaway_postgres("graphsync_migration") as url:
+            applied, statuses, to_apply = upgraded(url)
+    else:
+        applied, statuses, to_apply = upgraded("")
+    assert applied == {"busy": 1, "done": 6, "idle": 0}
+    assert statuses == {1: "done", 2: "received", 3: "done", 4: "received", 5: "done", 6: "failed"}
+    assert to_apply == {"busy": [2, 4], "done": [], "idle": []}  # the engine's next batches
+
+
 def test_expr_eval_with_trace(tmp_path):
     user = tmp_path / "user.json"
     user.write_text(json.dumps({"givenName": "Zoë", "surname": "Smith"}))

@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from graphsync.clock import ManualClock
 from graphsync.config import Settings
@@ -15,6 +16,7 @@ from graphsync.engine.inbound import parse_bulk_request
 from graphsync.models import InstantiateBody, JobCreate, SecretPair
 from graphsync.runtime.runtime import Runtime
 from graphsync.services import applications, audit, directory, inbound, jobs, leases, provisioning, synchronization
+from graphsync.store.inbound_tables import inbound_records
 from graphsync.testing import InMemoryScimTarget
 from tests.conftest import TEST_SECRET_KEY, throwaway_postgres
 
@@ -186,13 +188,21 @@ def _inbound_job(runtime, records: int):
         owner = synchronization.resolve_owner(ctx, "servicePrincipals", sp["id"])
         job = jobs.create_job(ctx, owner, JobCreate(template_id="API2AAD"))
         jobs.start(ctx, owner, job["id"])
-        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
-            {"method": "POST", "path": "/Users", "bulkId": str(i), "data": {
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "externalId": f"E{i}",
-                "userName": f"w{i}@contoso.test", "displayName": f"Worker {i}", "active": True,
-                "name": {"givenName": "W", "familyName": f"{i}"}}} for i in range(records)]}
-        inbound.stage(ctx, owner, job["id"], parse_bulk_request(json.dumps(body).encode(), 0))
-    return inbound.JobRef(tenant, sp["id"], job["id"])
+        ref = inbound.JobRef(tenant, sp["id"], job["id"])
+        if records:
+            _stage(ctx, ref, range(records))
+    return ref
+
+
+def _stage(ctx, ref, numbers) -> None:
+    """Stage workers E<n> for the numbers given, in the caller's transaction."""
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": str(i), "data": {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "externalId": f"E{i}",
+            "userName": f"w{i}@contoso.test", "displayName": f"Worker {i}", "active": True,
+            "name": {"givenName": "W", "familyName": f"{i}"}}} for i in numbers]}
+    owner = synchronization.resolve_owner(ctx, "servicePrincipals", ref.owner_id)
+    inbound.stage(ctx, owner, ref.job_id, parse_bulk_request(json.dumps(body).encode(), 0))
 
 
 def _applied(runtime, ref) -> int:
@@ -211,3 +221,59 @@ def test_inbound_records_wait_while_another_runtime_holds_the_job_and_are_taken_
     assert _applied(b, ref) == 3
     assert leases.holder_of(a, ref.tenant_id, ref.job_id) is None  # B released it when done
     assert not lease.renew()
+
+
+def test_records_staged_while_a_batch_runs_are_never_left_behind_what_the_job_applied(own_postgres_url, tmp_path):
+    """PostgreSQL hands out seqs at insert, so two uploads to a job could commit in the other
+    order; a batch between the two commits would then move the job's applied_seq past records
+    not yet visible to it. Stagers of a job take turns, so the later one waits."""
+    settings = Settings(data_dir=tmp_path, database_url=own_postgres_url, secret_key=TEST_SECRET_KEY, engine=False)
+    runtime = Runtime(settings, ManualClock()).start()
+    try:
+        ref = _inbound_job(runtime, records=0)
+        first_staged, first_may_commit = threading.Event(), threading.Event()
+
+        def first_upload() -> None:
+            with runtime.unit(ref.tenant_id) as ctx:
+                _stage(ctx, ref, range(0, 3))
+                first_staged.set()
+                first_may_commit.wait(30)
+
+        def second_upload() -> None:
+            with runtime.unit(ref.tenant_id) as ctx:
+                _stage(ctx, ref, range(3, 6))
+
+        first = threading.Thread(target=first_upload)
+        first.start()
+        assert first_staged.wait(30)
+        second = threading.Thread(target=second_upload)
+        second.start()
+        second.join(timeout=1.0)  # without turns it commits now, its seqs after the first's
+        inbound.process_job(runtime, ref)  # a batch while the first upload is still open
+        first_may_commit.set()
+        first.join()
+        second.join()
+        inbound.process_job(runtime, ref)
+        with runtime.unit(ref.tenant_id) as ctx:
+            found = {i for i in range(6) if directory.find_user_by(ctx, "employeeId", f"E{i}")}
+        assert found == set(range(6))
+    finally:
+        runtime.close()
+
+
+def test_retention_purges_applied_records_and_keeps_those_still_to_apply(pair):
+    a, _, clock = pair
+    ref = _inbound_job(a, records=3)
+    inbound.process_job(a, ref)
+    with a.unit(ref.tenant_id) as ctx:
+        _stage(ctx, ref, range(3, 5))  # not applied yet
+    clock.advance(timedelta(days=a.settings.log_retention_days + 1))
+    inbound.purge(a)
+    with a.db.transaction() as conn:
+        left = conn.execute(select(inbound_records.c.bulk_id).where(
+            inbound_records.c.job_id == ref.job_id).order_by(inbound_records.c.seq)).scalars().all()
+    assert left == ["3", "4"]
+    inbound.process_job(a, ref)
+    assert _applied(a, ref) == 2  # the first three's log entries aged out too
+    with a.unit(ref.tenant_id) as ctx:
+        assert all(directory.find_user_by(ctx, "employeeId", f"E{i}") for i in range(5))

@@ -2,15 +2,18 @@
 directory.
 
 Staging: every operation of an accepted request is one ``inbound_records`` row, committed
-before the 202 is answered, so nothing accepted is lost if the process dies after answering.
+before the 202 is answered, so nothing accepted is lost if the process dies after answering. A
+job's records commit in seq order (SQLite has one writer; on PostgreSQL the stagers of a job take
+turns), so "applied up to seq N" (the job's ``applied_seq``) says which records are done.
 
 Processing (the scheduler calls ``process_due``): records of an *active* job (started, not
 paused — a paused or never-started job keeps its records staged, as Entra's does) are applied
 in receipt order, a batch per transaction. The transaction locks the job row (so two processes
 never apply the same records), takes the tenant's directory writer lock, writes the users
 through the directory service (which records every change in the change feed), the links,
-the pending manager references and the provisioning log entries, and marks the records done
-or failed. A crash anywhere rolls the whole batch back: it is applied again, entirely, later.
+the pending manager references and the provisioning log entries, marks the failed records and
+moves the job's ``applied_seq`` past the batch. A crash anywhere rolls the whole batch back: it
+is applied again, entirely, later.
 
 Per record: the job's schema gives the matching attribute (``externalId`` ↔ ``employeeId`` by
 default); a record already linked to a user updates it; otherwise it is matched in the directory
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, select, text, update
 
 from graphsync import expressions
 from graphsync.engine import inbound as engine
@@ -58,6 +61,7 @@ INBOUND_TEMPLATES = ("api2aad",)
 # database) while it runs: about 0.15 ms a record, so ~0.15 s; larger batches spread what each
 # transaction costs anyway (the job row, the plan, the commit) over more records.
 BATCH_SIZE = 1000
+RECEIVED, FAILED = "received", "failed"  # inbound_records.status ('done': applied before migration 0009)
 MAX_ATTEMPTS = 3  # a record whose processing keeps failing unexpectedly is given up after this many tries
 RATE_LIMITER = engine.RateLimiter()
 PURGE_EVERY = timedelta(minutes=10)
@@ -99,10 +103,28 @@ def stage(ctx: Context, owner: Owner, job_id: str, operations: list[engine.Opera
                          f"'{engine.SETTING_MAX_OPERATIONS}' raises or, with 0, lifts the limit).",
                          code="TooManyOperations")
     now = ctx.now()
+    _serialise_stagers(ctx, job_id)
     directory.insert_rows(ctx, inbound_records, ("tenant_id", "job_id", "received_at", "bulk_id", "data", "status",
                                                  "attempts"),
-                          [(ctx.tenant_id, job_id, now, op.bulk_id, op.data, "pending", 0) for op in operations])
+                          [(ctx.tenant_id, job_id, now, op.bulk_id, op.data, RECEIVED, 0) for op in operations])
     return len(operations)
+
+
+def _serialise_stagers(ctx: Context, job_id: str) -> None:
+    """PostgreSQL: the job's stagers take turns from taking their seqs to committing, so the job's
+    records become visible in seq order and none can appear behind its ``applied_seq``. (A
+    sequence hands out numbers at insert; concurrent transactions would commit them in any order.)
+    SQLite has a single writer already."""
+    if ctx.conn.dialect.name == "postgresql":
+        ctx.conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                         {"key": f"graphsync.inbound:{ctx.tenant_id}/{job_id}"})
+
+
+def _unapplied(tenant_id: str, job_id: str, applied_seq: int):
+    """The condition of a job's records still to apply, oldest first by the index on
+    (tenant_id, job_id, status, seq)."""
+    return and_(inbound_records.c.tenant_id == tenant_id, inbound_records.c.job_id == job_id,
+                inbound_records.c.status == RECEIVED, inbound_records.c.seq > applied_seq)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -112,15 +134,15 @@ def inbound_jobs(runtime) -> list[JobRef]:
     """Active inbound jobs that have staged records or a start/restart to acknowledge."""
     with runtime.db.reading() as conn:
         rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id,
-                                   sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state)).all()
+                                   sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state,
+                                   sync_jobs.c.applied_seq)).all()
         refs = []
         for row in rows:
             if not is_inbound(row.template_id) or row.doc["schedule"]["state"] != "Active":
                 continue
             state = row.state or {}
             pending = conn.execute(select(inbound_records.c.seq).where(
-                inbound_records.c.tenant_id == row.tenant_id, inbound_records.c.job_id == row.id,
-                inbound_records.c.status == "pending").limit(1)).first()
+                _unapplied(row.tenant_id, row.id, row.applied_seq)).limit(1)).first()
             if pending is not None or state.get("runRequested") or state.get("resets") or state.get("inboundCycle"):
                 refs.append(JobRef(row.tenant_id, row.owner_id, row.id))
     return refs
@@ -248,9 +270,7 @@ def _batch_transaction(runtime, ref: JobRef, limit: int, only_seq: int | None) -
         if row is None or row.doc["schedule"]["state"] != "Active":
             return 0
         query = select(inbound_records.c.seq, inbound_records.c.bulk_id, inbound_records.c.data,
-                       inbound_records.c.attempts).where(
-            inbound_records.c.tenant_id == ref.tenant_id, inbound_records.c.job_id == ref.job_id,
-            inbound_records.c.status == "pending")
+                       inbound_records.c.attempts).where(_unapplied(ref.tenant_id, ref.job_id, row.applied_seq))
         if only_seq is not None:
             query = query.where(inbound_records.c.seq == only_seq)
         rows = ctx.conn.execute(query.order_by(inbound_records.c.seq).limit(limit)).all()
@@ -274,7 +294,8 @@ def _batch_transaction(runtime, ref: JobRef, limit: int, only_seq: int | None) -
         doc = copy.deepcopy(row.doc)
         doc["status"]["progress"] = [{"completedUnits": cycle["imported"], "totalUnits": cycle["imported"],
                                       "units": "records", "progressObservationDateTime": run.now}]
-        ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(doc=doc, state=state))
+        ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(doc=doc, state=state,
+                                                                         applied_seq=rows[-1].seq))
         return len(rows)
 
 
@@ -725,50 +746,52 @@ def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
                      record.external_id[:64], text))
     directory.insert_rows(ctx, provisioning_logs, ("tenant_id", "id", "job_id", "cycle_id", "activity_at", "action",
                                                    "status", "source_id", "doc"), rows, json_text=("doc",))
-    staged = [r for r in records if r.seq]
-    done = [r.seq for r in staged if r.status != "failure"]
-    if done:
-        ctx.conn.execute(update(inbound_records).where(among(ctx.conn, inbound_records.c.seq, done))
-                         .values(status="done", processed_at=now))
-    failed = [{"s": r.seq, "e": f"{r.error[0]}: {r.error[1]}"[:2000]} for r in staged if r.status == "failure"]
+    # the applied records are covered by the job's applied_seq; the failed ones say why
+    failed = [{"s": r.seq, "e": f"{r.error[0]}: {r.error[1]}"[:2000]} for r in records
+              if r.seq and r.status == "failure"]
     if failed:
         ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq == bindparam("s"))
-                         .values(status="failed", processed_at=now, error=bindparam("e")), failed)
+                         .values(status=FAILED, processed_at=now, error=bindparam("e")), failed)
 
 
 def _isolate(runtime, ref: JobRef) -> int:
-    """After a batch failed unexpectedly: its records one per transaction, so one bad record does
-    not hold the others back; a record that keeps failing is given up after MAX_ATTEMPTS tries."""
+    """After a batch failed unexpectedly: its records one per transaction, in order, so the good
+    ones before a bad record are applied. A record that fails is tried again (with those after it)
+    in the next round and given up after MAX_ATTEMPTS tries; the job's applied_seq never passes a
+    record that is still to try."""
     with runtime.db.transaction() as conn:
-        seqs = [r.seq for r in conn.execute(select(inbound_records.c.seq).where(
-            inbound_records.c.tenant_id == ref.tenant_id, inbound_records.c.job_id == ref.job_id,
-            inbound_records.c.status == "pending").order_by(inbound_records.c.seq).limit(BATCH_SIZE))]
+        job = conn.execute(select(sync_jobs.c.applied_seq).where(_job_where(ref))).first()
+        seqs = [] if job is None else [r.seq for r in conn.execute(select(inbound_records.c.seq).where(
+            _unapplied(ref.tenant_id, ref.job_id, job.applied_seq)).order_by(inbound_records.c.seq).limit(BATCH_SIZE))]
     count = 0
     for seq in seqs:
         try:
             count += _batch(runtime, ref, 1, only_seq=seq)
         except Exception as exc:
             log.exception("inbound record %s of job %s failed", seq, ref.job_id)
-            _attempt_failed(runtime, ref, seq, exc)
+            given_up = _attempt_failed(runtime, ref, seq, exc)
             count += 1
+            if not given_up:
+                break
     return count
 
 
-def _attempt_failed(runtime, ref: JobRef, seq: int, exc: Exception) -> None:
+def _attempt_failed(runtime, ref: JobRef, seq: int, exc: Exception) -> bool:
+    """Count a failed attempt at the record; True when it is given up (marked failed, logged)."""
     with runtime.unit(ref.tenant_id) as ctx:
         row = ctx.conn.execute(select(inbound_records).where(inbound_records.c.seq == seq)).first()
-        if row is None or row.status != "pending":
-            return
+        if row is None or row.status != RECEIVED:
+            return True
         attempts = row.attempts + 1
         if attempts < MAX_ATTEMPTS:
             ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq == seq).values(attempts=attempts))
-            return
+            return False
         reason = f"The record could not be processed after {attempts} attempts ({exc.__class__.__name__})."
         ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq == seq).values(
-            attempts=attempts, status="failed", processed_at=ctx.now(), error=f"InternalError: {reason}"))
+            attempts=attempts, status=FAILED, processed_at=ctx.now(), error=f"InternalError: {reason}"))
         job = ctx.conn.execute(select(sync_jobs).where(_job_where(ref))).first()
         if job is None:
-            return
+            return True
         run = _prepare(ctx, ref, job, (job.state or {}).get("inboundCycle", {}).get("id") or str(uuid.uuid4()))
         external_id = engine.anchor_of(row.data)
         record = _Record(0, row.bulk_id, row.data, attempts, external_id=external_id, status="failure",
@@ -776,6 +799,7 @@ def _attempt_failed(runtime, ref: JobRef, seq: int, exc: Exception) -> None:
         record.steps.append(engine.step("EntrySynchronizationError", "processing", "failure", reason,
                                         {"ReportableIdentifier": external_id}))
         _save(ctx, run, ref, [record])
+        return True
 
 
 def _finish_cycle(ctx: Context, ref: JobRef, row, state: dict) -> None:
@@ -832,9 +856,14 @@ def _maybe_purge(runtime) -> None:
 def purge(runtime) -> None:
     """Processed records older than the log retention go; so does everything of deleted jobs."""
     cutoff = runtime.clock.now() - timedelta(days=runtime.settings.log_retention_days)
+    applied_seq = select(sync_jobs.c.applied_seq).where(sync_jobs.c.tenant_id == inbound_records.c.tenant_id,
+                                                        sync_jobs.c.id == inbound_records.c.job_id).scalar_subquery()
     with runtime.db.transaction() as conn:
-        conn.execute(delete(inbound_records).where(inbound_records.c.status != "pending",
+        conn.execute(delete(inbound_records).where(inbound_records.c.status != RECEIVED,
                                                    inbound_records.c.processed_at < cutoff))
+        conn.execute(delete(inbound_records).where(inbound_records.c.status == RECEIVED,
+                                                   inbound_records.c.received_at < cutoff,
+                                                   inbound_records.c.seq <= applied_seq))
         for table in (inbound_records, inbound_links, inbound_references):
             conn.execute(delete(table).where(~exists().where(sync_jobs.c.tenant_id == table.c.tenant_id,
                                                              sync_jobs.c.id == table.c.job_id)))

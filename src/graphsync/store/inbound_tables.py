@@ -7,9 +7,10 @@ from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, 
 
 from graphsync.store.tables import Document, Time, directory_users, metadata
 
-# One row per operation of an accepted bulk request, written before the 202 is answered. The
-# engine applies a record in the same transaction that marks it done (or failed), so a record is
-# never lost and never applied twice. seq orders the records of a job as they were received.
+# One row per operation of an accepted bulk request, written before the 202 is answered. seq
+# orders the records of a job as they were received (and committed: services/inbound.py). The
+# engine applies records in the same transaction that moves the job's ``applied_seq`` past them
+# (or marks them failed), so a record is never lost and never applied twice.
 inbound_records = Table(
     "inbound_records", metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
@@ -18,7 +19,8 @@ inbound_records = Table(
     Column("received_at", Time, nullable=False),
     Column("bulk_id", String(256), nullable=False),
     Column("data", Document, nullable=False),  # the operation's SCIM user, as sent
-    Column("status", String(8), nullable=False),  # 'pending' | 'done' | 'failed'
+    # 'received' (applied once seq <= the job's applied_seq) | 'failed' | 'done' (applied, before 0009)
+    Column("status", String(8), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("error", Text, nullable=True),
     Column("processed_at", Time, nullable=True),

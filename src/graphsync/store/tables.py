@@ -87,6 +87,8 @@ sync_jobs = Table(
     Column("schema", Document, nullable=False),
     Column("state", Document, nullable=False),  # engine bookkeeping (watermark, pending resets); never rendered
     Column("created_at", Time, nullable=False),
+    # API-driven inbound: the seq of the last staged record the job applied (services/inbound.py)
+    Column("applied_seq", BigInteger, nullable=False, server_default=text("0")),
 )
 
 # ------------------------------------------------------------------------------------------------
