@@ -312,7 +312,8 @@ def test_a_schema_without_an_enabled_user_mapping_processes_nothing():
 
 def test_a_plan_reads_every_attribute_as_its_own_reader_does():
     """Attributes under one filtered item (addresses[type eq "work"].…) are read in one go; the
-    values are those of the per-attribute readers, whichever item the filter picks."""
+    values are those of the per-attribute readers (the null ones left out), whichever item the
+    filter picks, and whatever the case of the names the record uses."""
     schema = add_mapping(api2aad_schema(), "officeLocation", '[addresses[type eq "work"].formatted]')
     schema = add_mapping(schema, "mobilePhone", '[phoneNumbers[type eq "mobile"].value]')
     plan = inbound.compile_plan(schema)
@@ -320,10 +321,15 @@ def test_a_plan_reads_every_attribute_as_its_own_reader_does():
     record["addresses"] = [{"type": "home", "locality": "Burbank", "postalCode": 1234},
                            {"type": "Work", "locality": "Hollywood", "postalCode": 91608, "primary": True},
                            {"type": "work", "locality": "Studio City"}]
-    for data in (BABS, record, {"externalId": "1", "addresses": None, "phoneNumbers": {"type": "mobile"}}):
+    shouting = {key.upper(): {k.upper(): v for k, v in value.items()} if isinstance(value, dict) else value
+                for key, value in BABS.items()}
+    for data in (BABS, record, shouting, {"externalId": "1", "addresses": None, "phoneNumbers": {"type": "mobile"}},
+                 {"externalId": 7, "name": [{"givenName": "A"}, {"givenName": "B"}], "active": False,
+                  ENTERPRISE: {"manager": {"value": 12}}}):
         attributes = inbound.source_attributes(plan, data)
-        assert attributes == {name: read(data) for name, read in plan.readers.items()}
-        assert list(attributes) == list(plan.readers)
+        assert attributes == {name: value for name, read in plan.readers.items() if (value := read(data)) is not None}
+        assert list(attributes) == [name for name in plan.readers if name in attributes]
+    assert len(inbound.source_attributes(plan, shouting)) == len(inbound.source_attributes(plan, BABS)) > 10
     assert inbound.source_attributes(plan, record)['addresses[type eq "work"].postalCode'] == "91608"
 
 

@@ -61,9 +61,9 @@ def _key(obj: dict, name: str) -> Any:
     if name in obj:
         return obj[name]
     lowered = name.lower()
-    for key, value in obj.items():
+    for key in obj:
         if key.lower() == lowered:
-            return value
+            return obj[key]
     return None
 
 
@@ -230,6 +230,7 @@ class _Filter:
                 elif joiner != "and":
                     raise ValueError(f"expected 'and' or 'or' in the filter '{text}'")
                 i += 1
+        self.matches: Callable[[dict], bool] = self._one_comparison() or self._any_group
 
     @staticmethod
     def _literal(kind: str, literal: str) -> Any:
@@ -242,8 +243,27 @@ class _Filter:
             return None
         return literal
 
-    def matches(self, item: dict) -> bool:
+    def _any_group(self, item: dict) -> bool:
         return any(all(self._clause(item, *clause) for clause in group) for group in self.groups)
+
+    def _one_comparison(self) -> Callable[[dict], bool] | None:
+        """``attr eq "text"``, the filter of nearly every mapping (``type eq "work"``), as one
+        function; it answers as _clause does."""
+        if len(self.groups) != 1 or len(self.groups[0]) != 1:
+            return None
+        attribute, operator, operand = self.groups[0][0]
+        if operator != "eq" or operand.__class__ is not str:
+            return None
+        right = operand.lower()
+
+        def equals(item: dict) -> bool:
+            value = item.get(attribute)
+            if value is None:
+                value = _key(item, attribute)
+                if value is None:
+                    return False
+            return (value if value.__class__ is str else str(value)).lower() == right
+        return equals
 
     @staticmethod
     def _clause(item: dict, attribute: str, operator: str, operand: Any) -> bool:
@@ -482,50 +502,119 @@ def compile_plan(schema: dict[str, Any]) -> InboundPlan:
 
 
 def source_attributes(plan: InboundPlan, data: dict) -> dict[str, Any]:
+    """The record's source attributes that have a value (an absent one reads as null)."""
     if plan.read_all is not None:
         return plan.read_all(data)
-    return {name: read(data) for name, read in plan.readers.items()}
+    return {name: value for name, read in plan.readers.items() if (value := read(data)) is not None}
+
+
+_MISSING = object()
 
 
 def _reader_of_all(names: list[str]) -> Callable[[dict], dict[str, Any]]:
-    """One reader of every source attribute of a plan, the same values as their compile_source
-    readers, except that attributes under one filtered multi-valued attribute
-    (``addresses[type eq "work"].locality``, ``….postalCode``…) pick that item once per record."""
-    plain: list[tuple[str, Callable[[dict], Any]]] = []
-    shared: dict[tuple[str, str], tuple[Callable[[Any], Any], list[tuple[str, Callable[[Any], Any]]]]] = {}
-    order: list[tuple[str, Any]] = []
+    """One reader of every source attribute of a plan, with the values of their compile_source
+    readers (those that are not null), in the order of ``names``. It reads a record for every
+    batch's every record, so the usual shapes are read without the general chain of getters: a
+    top-level attribute, ``a.b``, an extension's ``urn:…:attr``; and attributes under one filtered
+    multi-valued attribute (``addresses[type eq "work"].locality``, ``….postalCode``…) pick that
+    item once per record."""
+    groups: dict[tuple[str, str], int] = {}
+    pickers: list[Callable[[Any], Any]] = []
+    steps: list[tuple[str, Callable[[dict], Any] | None, tuple[int, str | None, Any] | None]] = []
     for name in names:
         head = name.split("[", 1)[0]
-        segments = None
-        if not (head.lower().startswith("urn:") and ":" in head[4:]):
-            try:
-                segments = _split_path(name)
-            except ValueError:
-                segments = None
+        extension = head.lower().startswith("urn:") and ":" in head[4:]
+        try:
+            segments = None if extension else _split_path(name)
+        except ValueError:
+            segments = None
         if segments is None or len(segments) < 2 or segments[0][1] is None:
-            plain.append((name, compile_source(name)))
-            order.append((name, None))
+            steps.append((name, _simple_reader(name, segments, extension) or compile_source(name), None))
             continue
         first_name, first_filter = segments[0]
         key = (first_name, first_filter.text)
-        if key not in shared:
-            shared[key] = (_getter(first_name, first_filter), [])
-        shared[key][1].append((name, _chain(segments[1:])))
-        order.append((name, key))
-    groups = list(shared.values())
-    names_in_order = [name for name, _ in order]
+        if key not in groups:
+            groups[key] = len(pickers)
+            pickers.append(_getter(first_name, first_filter))
+        rest = segments[1:]
+        field = rest[0][0] if len(rest) == 1 and rest[0][1] is None else None
+        steps.append((name, None, (groups[key], field, None if field else _chain(rest))))
 
     def read_all(data: dict) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for name, read in plain:
-            found[name] = read(data)
-        for first, members in groups:
-            picked = first(data)
-            for name, rest in members:
-                value = None if picked is None else rest(picked)
-                found[name] = value if value is None or value.__class__ is str else _final(value)
-        return {name: found[name] for name in names_in_order}
+        picked = [_MISSING] * len(pickers)
+        for name, reader, member in steps:
+            if reader is not None:
+                value = reader(data)
+            else:
+                index, field, rest = member
+                item = picked[index]
+                if item is _MISSING:
+                    item = picked[index] = pickers[index](data)
+                if item is None:
+                    continue
+                if field is None:
+                    value = rest(item)
+                else:
+                    value = item.get(field)
+                    if value is None:
+                        value = _key(item, field)
+                if value is not None and value.__class__ is not str:
+                    value = _final(value)
+            if value is not None:
+                found[name] = value
+        return found
     return read_all
+
+
+def _simple_reader(name: str, segments: list[tuple[str, _Filter | None]] | None,
+                   extension: bool) -> Callable[[dict], Any] | None:
+    """compile_source's reader of ``name`` in one function, for a top-level attribute, ``a.b``
+    and ``urn:…:attr``; None for the other shapes."""
+    if extension:
+        cut = name.rfind(":")
+        namespace, attribute = name[:cut], name[cut + 1:]
+        if not attribute or any(c in attribute for c in ".[]"):
+            return None
+
+        def read_extension(data: dict) -> Any:
+            scoped = data.get(namespace)
+            if scoped is None:
+                scoped = _key(data, namespace)
+            if scoped.__class__ is dict:
+                value = scoped.get(attribute)
+                if value is None:
+                    value = _key(scoped, attribute)
+                if value is not None:
+                    return value if value.__class__ is str else _final(value)
+            return _final(_key(data, name))  # a flat "urn:…:attr" key
+        return read_extension
+    if not segments or any(flt is not None for _, flt in segments) or len(segments) > 2:
+        return None
+    if len(segments) == 1:
+        def read_top(data: dict) -> Any:
+            value = data.get(name)
+            if value is None:
+                value = _key(data, name)
+            return value if value is None or value.__class__ is str else _final(value)
+        return read_top
+    outer_name, inner_name = segments[0][0], segments[1][0]
+    inner = _getter(inner_name, None)
+
+    def read_nested(data: dict) -> Any:
+        outer = data.get(outer_name)
+        if outer is None:
+            outer = _key(data, outer_name)
+        if outer.__class__ is dict:
+            value = outer.get(inner_name)
+            if value is None:
+                value = _key(outer, inner_name)
+        elif outer is None:
+            return None
+        else:
+            value = inner(outer)
+        return value if value is None or value.__class__ is str else _final(value)
+    return read_nested
 
 
 # ------------------------------------------------------------------------------------------------
@@ -715,8 +804,9 @@ def step(name: str, kind: str, status: str, description: str, details: dict | No
 
 
 def import_step(attributes: dict[str, Any], existing: bool) -> list[Any]:
-    """Received the record (``attributes``: its source attributes, shown as the step's details)."""
-    return [logs.STEP_IMPORT, existing, {name: value for name, value in attributes.items() if value is not None}]
+    """Received the record (``attributes``: its source attributes that have a value, as
+    source_attributes gives them; shown as the step's details)."""
+    return [logs.STEP_IMPORT, existing, attributes]
 
 
 def scoping_step(decision: Decision, attributes: dict[str, Any]) -> list[Any]:
