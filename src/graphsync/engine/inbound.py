@@ -720,23 +720,30 @@ def _reference(rule: AttributeRule | None, attributes: dict[str, Any],
 
 
 _PLAIN, _ORG_DATA, _MULTI = 0, 1, 2
+_WRITE_KINDS: dict[str, tuple[str | None, int]] = {}
 
 
-@lru_cache(maxsize=1024)
 def _write_kind(target: str) -> tuple[str | None, int]:
     """Where a target attribute's value goes: its Graph property and how it is written there."""
-    prop = graph_property(target)
-    if prop is not None and target.startswith("employeeOrgData."):
-        return prop, _ORG_DATA
-    return prop, _MULTI if prop in MULTI_VALUED else _PLAIN
+    kind = _WRITE_KINDS.get(target)
+    if kind is None:
+        prop = graph_property(target)
+        if prop is not None and target.startswith("employeeOrgData."):
+            kind = prop, _ORG_DATA
+        else:
+            kind = prop, _MULTI if prop in MULTI_VALUED else _PLAIN
+        if len(_WRITE_KINDS) < 4096:
+            _WRITE_KINDS[target] = kind
+    return kind
 
 
 def _directory_writes(values: dict[str, Any], current: dict | None
                       ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     writes: dict[str, Any] = {}
     targets_of: dict[str, list[str]] = {}
+    kinds = _WRITE_KINDS
     for target, value in values.items():
-        prop, kind = _write_kind(target)
+        prop, kind = kinds.get(target) or _write_kind(target)
         if prop is None:
             continue
         if prop in targets_of:
@@ -744,7 +751,7 @@ def _directory_writes(values: dict[str, Any], current: dict | None
         else:
             targets_of[prop] = [target]
         if kind == _PLAIN:
-            writes[prop] = (value[0] if value else None) if isinstance(value, list) else value
+            writes[prop] = (value[0] if value else None) if value.__class__ is list else value
         elif kind == _ORG_DATA:
             base = writes.get(prop) or dict((current or {}).get("employeeOrgData") or {})
             base[target.split(".", 1)[1]] = None if value is None else str(value)

@@ -152,5 +152,5 @@ def evaluate(rule: ObjectRule, attributes: dict[str, Any], context: expressions.
                 continue
             value = result = attribute.default_value
         values[attribute.target] = value if attribute.target_type == "String" else typed(value, attribute.target_type)
-        shown[attribute.target] = expressions.for_log(result)
+        shown[attribute.target] = result if result.__class__ is str else expressions.for_log(result)
     return Evaluated(values, shown)
