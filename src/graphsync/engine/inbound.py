@@ -620,7 +620,7 @@ def _simple_reader(name: str, segments: list[tuple[str, _Filter | None]] | None,
 # ------------------------------------------------------------------------------------------------
 # What a record does
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     kind: str  # create | update | disable | skip | fail
     action: str  # provisioning action of the log: create | update | disable | other

@@ -213,7 +213,7 @@ def _lock_job(ctx: Context, ref: JobRef):
     return ctx.conn.execute(select(sync_jobs).where(_job_where(ref)).with_for_update()).first()
 
 
-@dataclass
+@dataclass(slots=True)  # a batch makes a thousand: smaller, and freed faster
 class _Record:
     seq: int
     bulk_id: str
