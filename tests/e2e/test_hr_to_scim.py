@@ -104,5 +104,9 @@ def hr_to_scim(http: httpx.Client, tag: str, scim_server, out_job: str) -> None:
     assert {(e["sourceIdentity"]["id"], e["provisioningAction"]) for e in hr_logs["value"]} >= {
         (ann["externalId"], "create"), (boss["externalId"], "create"), (carl["externalId"], "disable"),
         (ann["externalId"], "update")}
-    out_logs = http.get("/v1.0/auditLogs/provisioning", params={"$filter": f"jobId eq '{out_job}'", "$top": 100})
-    assert {e["provisioningAction"] for e in out_logs.json()["value"]} >= {"create", "disable"}
+    # the outbound job logs an export once it is done (after the app answered): wait for the entry
+    def out_actions() -> set[str] | None:
+        out_logs = http.get("/v1.0/auditLogs/provisioning", params={"$filter": f"jobId eq '{out_job}'", "$top": 100})
+        actions = {e["provisioningAction"] for e in out_logs.json()["value"]}
+        return actions if actions >= {"create", "disable"} else None
+    assert eventually(out_actions) >= {"create", "disable"}
