@@ -387,11 +387,15 @@ def _final(value: Any) -> Any:
 
 @lru_cache(maxsize=4096)
 def compile_source(name: str) -> Callable[[dict], Any]:
-    """A reader of the source attribute ``name`` from a record's ``data``."""
+    """A reader of the source attribute ``name`` from a record's ``data``: one function for the
+    usual shapes (_simple_reader), a chain of getters for the others."""
     head = name.split("[", 1)[0]
     if head.lower().startswith("urn:") and ":" in head[4:]:
         cut = head.rfind(":")
         namespace, path = name[:cut], name[cut + 1:]
+        simple = _simple_reader(name, None, (namespace, path))
+        if simple is not None:
+            return simple
         try:
             read = _chain(_split_path(path))
         except ValueError:
@@ -408,9 +412,13 @@ def compile_source(name: str) -> Callable[[dict], Any]:
             return _final(_key(data, name))  # a flat "urn:…:attr" key
         return extension
     try:
-        read = _chain(_split_path(name))
+        segments = _split_path(name)
     except ValueError:
         return lambda data: _final(_key(data, name))
+    simple = _simple_reader(name, segments)
+    if simple is not None:
+        return simple
+    read = _chain(segments)
 
     def core(data: dict) -> Any:
         value = read(data)
@@ -513,9 +521,7 @@ _MISSING = object()
 
 def _reader_of_all(names: list[str]) -> Callable[[dict], dict[str, Any]]:
     """One reader of every source attribute of a plan, with the values of their compile_source
-    readers (those that are not null), in the order of ``names``. It reads a record for every
-    batch's every record, so the usual shapes are read without the general chain of getters: a
-    top-level attribute, ``a.b``, an extension's ``urn:…:attr``; and attributes under one filtered
+    readers (those that are not null), in the order of ``names``; attributes under one filtered
     multi-valued attribute (``addresses[type eq "work"].locality``, ``….postalCode``…) pick that
     item once per record."""
     groups: dict[tuple[str, str], int] = {}
@@ -523,13 +529,12 @@ def _reader_of_all(names: list[str]) -> Callable[[dict], dict[str, Any]]:
     steps: list[tuple[str, Callable[[dict], Any] | None, tuple[int, str | None, Any] | None]] = []
     for name in names:
         head = name.split("[", 1)[0]
-        extension = head.lower().startswith("urn:") and ":" in head[4:]
         try:
-            segments = None if extension else _split_path(name)
+            segments = None if head.lower().startswith("urn:") and ":" in head[4:] else _split_path(name)
         except ValueError:
             segments = None
         if segments is None or len(segments) < 2 or segments[0][1] is None:
-            steps.append((name, _simple_reader(name, segments, extension) or compile_source(name), None))
+            steps.append((name, compile_source(name), None))
             continue
         first_name, first_filter = segments[0]
         key = (first_name, first_filter.text)
@@ -568,12 +573,12 @@ def _reader_of_all(names: list[str]) -> Callable[[dict], dict[str, Any]]:
 
 
 def _simple_reader(name: str, segments: list[tuple[str, _Filter | None]] | None,
-                   extension: bool) -> Callable[[dict], Any] | None:
-    """compile_source's reader of ``name`` in one function, for a top-level attribute, ``a.b``
-    and ``urn:…:attr``; None for the other shapes."""
-    if extension:
-        cut = name.rfind(":")
-        namespace, attribute = name[:cut], name[cut + 1:]
+                   extension: tuple[str, str] | None = None) -> Callable[[dict], Any] | None:
+    """A reader of ``name`` in one function (records are read for every batch's every record):
+    a top-level attribute and ``a.b`` (``segments``), an extension's ``urn:…:attr``
+    (``extension``: namespace, attribute); None for the other shapes."""
+    if extension is not None:
+        namespace, attribute = extension
         if not attribute or any(c in attribute for c in ".[]"):
             return None
 
