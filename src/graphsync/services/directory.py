@@ -393,17 +393,19 @@ def _check_upn(ctx: Context, upn: Any, user_id: str | None = None) -> str:
 def ordered_ids(count: int) -> list[str]:
     """``count`` new ids, ascending: random UUIDs of version 7, whose first 48 bits are the time in
     milliseconds (74 bits stay random). Rows created together then go to the last pages of an
-    index on the id instead of to ``count`` random ones, which matters for batches of thousands."""
-    millis = time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF
-    random = os.urandom(10 * count)
-    ids = []
-    for start in range(0, 10 * count, 10):
-        bits = int.from_bytes(random[start:start + 10], "big")
-        value = millis << 80 | 0x7 << 76 | (bits >> 68 & 0xFFF) << 64 | 0b10 << 62 | bits & 0x3FFF_FFFF_FFFF_FFFF
-        text_ = f"{value:032x}"
-        ids.append(f"{text_[:8]}-{text_[8:12]}-{text_[12:16]}-{text_[16:20]}-{text_[20:]}")
+    index on the id instead of to ``count`` random ones, which matters for batches of thousands.
+    Spelled from hex text (19 random digits an id, one of them carrying the variant's two bits):
+    half the cost of building each one as an integer."""
+    stamp = f"{time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF:012x}"
+    prefix = f"{stamp[:8]}-{stamp[8:]}-7"
+    random = os.urandom(10 * count).hex()
+    ids = [f"{prefix}{random[i:i + 3]}-{_VARIANT[random[i + 3]]}{random[i + 4:i + 7]}-{random[i + 7:i + 19]}"
+           for i in range(0, 20 * count, 20)]
     ids.sort()
     return ids
+
+
+_VARIANT = {f"{digit:x}": "89ab"[digit & 3] for digit in range(16)}  # 10xx: RFC 9562's variant
 
 
 _USER_ALIASES = {name: info.alias or name for name, info in UserBody.model_fields.items()}
