@@ -13,6 +13,13 @@ With ``--workers N`` (N ≥ 1) the server runs without its engine (``serve --no-
 ``graphsync worker`` processes beside it apply the records; 0 (the default) is one process doing
 both. The peak RSS of every process is printed.
 
+Baseline, run in this process on the same request bodies after the measurement: a bare writer
+that parses each body and INSERTs one JSON row a worker (id, UPN, employeeId and manager
+resolved by a dict) into a SQLite table with the same unique keys, in one transaction a body. It
+is the floor of writing these users at all; the ratio to it says how much the engine's work
+(mapping, matching, validation, change feed, provisioning logs) costs, and it moves much less
+than records/s when the shared machine's speed does.
+
     python bench/bulk_upload.py [--records 100000] [--per-request 500] [--clients 4] [--workers 0]
                                 [--database-url URL]
 """
@@ -22,11 +29,13 @@ import argparse
 import json
 import os
 import queue
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -116,6 +125,37 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def bare_writer(bodies: list[bytes], directory: str) -> float:
+    """Records/s of the baseline (see the module's docstring)."""
+    connection = sqlite3.connect(os.path.join(directory, "bare.db"), isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("CREATE TABLE users (id TEXT PRIMARY KEY, upn TEXT NOT NULL UNIQUE, employee_id TEXT, "
+                       "manager_id TEXT, doc TEXT NOT NULL)")
+    connection.execute("CREATE INDEX users_employee_id ON users (employee_id)")
+    ids: dict[str, str] = {}
+    records = 0
+    began = time.perf_counter()
+    for body in bodies:
+        rows = []
+        for operation in json.loads(body)["Operations"]:
+            data = operation["data"]
+            user_id = ids[data["externalId"]] = str(uuid.uuid4())
+            manager = ids.get((data[ENTERPRISE].get("manager") or {}).get("value"))
+            doc = {"id": user_id, "employeeId": data["externalId"], "userPrincipalName": data["userName"],
+                   "displayName": data["displayName"], "givenName": data["name"]["givenName"],
+                   "surname": data["name"]["familyName"], "jobTitle": data["title"],
+                   "department": data[ENTERPRISE]["department"], "accountEnabled": data["active"]}
+            rows.append((user_id, data["userName"].lower(), data["externalId"], manager, json.dumps(doc)))
+        connection.execute("BEGIN")
+        connection.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?)", rows)
+        connection.execute("COMMIT")
+        records += len(rows)
+    elapsed = time.perf_counter() - began
+    connection.close()
+    return records / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -134,7 +174,7 @@ def main() -> None:
             workers = start_workers(args.workers, env)
             processes = {"server" if workers else "server (API and engine)": server.pid}
             processes.update({f"worker {i + 1}": w.pid for i, w in enumerate(workers)})
-            run(f"http://127.0.0.1:{port}", args, processes)
+            run(f"http://127.0.0.1:{port}", args, processes, tmp)
         finally:
             for process in [*workers, server]:
                 process.terminate()
@@ -142,7 +182,7 @@ def main() -> None:
                 process.wait(timeout=60)
 
 
-def run(base: str, args, processes: dict[str, int]) -> None:
+def run(base: str, args, processes: dict[str, int], tmp: str) -> None:
     tenant = httpx.post(f"{base}/graphsync/tenants", params={"displayName": "bench"}).json()
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tenant['accessToken']}"}, timeout=600)
     sp = http.post(f"/v1.0/applicationTemplates/{API_APP}/instantiate",
@@ -157,12 +197,13 @@ def run(base: str, args, processes: dict[str, int]) -> None:
 
     n, size = args.records, args.per_request
     print(f"building {n} records …", flush=True)
+    built = [json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                         "Operations": [{"method": "POST", "path": "/Users", "bulkId": str(i), "data": worker(i)}
+                                        for i in range(start, min(n, start + size))],
+                         "failOnErrors": None}).encode() for start in range(0, n, size)]
     bodies: queue.Queue = queue.Queue()
-    for start in range(0, n, size):
-        operations = [{"method": "POST", "path": "/Users", "bulkId": str(i), "data": worker(i)}
-                      for i in range(start, min(n, start + size))]
-        bodies.put(json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
-                               "Operations": operations, "failOnErrors": None}).encode())
+    for body in built:
+        bodies.put(body)
     requests = bodies.qsize()
     errors: list[str] = []
 
@@ -233,6 +274,9 @@ def run(base: str, args, processes: dict[str, int]) -> None:
               f"max {latencies[-1] * 1000:.0f} ms")
     for name, pid in processes.items():
         print(f"{name} peak RSS: {peak_rss_mib(pid):.0f} MiB, CPU {cpu_seconds(pid):.1f} s")
+    bare = bare_writer(built, tmp)
+    print(f"baseline, a bare sqlite3 writer of the same users from the same bodies: {bare:.0f} records/s; "
+          f"ratio graphsync/bare {n / elapsed / bare:.2f}")
 
 
 if __name__ == "__main__":
