@@ -8,15 +8,25 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from graphsync import templates as builtin
 from graphsync.errors import BadRequest, Conflict, not_found
 from graphsync.models import ApplicationBody, InstantiateBody, ServicePrincipalBody, format_datetime
+from graphsync.services import filters
 from graphsync.services.context import Context
 from graphsync.services.paging import Page
 from graphsync.store.tables import applications, service_principals, sync_jobs, sync_secrets, sync_templates
 
+
+# What $filter accepts (services/filters.py): eq/startswith on these strings, eq on these booleans;
+# e.g. the HR-provisioning guides' ``servicePrincipals?$filter=displayName eq '…'`` or ``appId eq``.
+APPLICATION_FILTER_STRINGS = ("id", "appId", "displayName", "description", "publisherDomain", "signInAudience",
+                              "applicationTemplateId")
+SERVICE_PRINCIPAL_FILTER_STRINGS = ("id", "appId", "appDisplayName", "displayName", "description",
+                                    "servicePrincipalType")
+SERVICE_PRINCIPAL_FILTER_BOOLEANS = ("accountEnabled", "appRoleAssignmentRequired")
+APPLICATION_TEMPLATE_FILTER_STRINGS = ("id", "displayName", "publisher", "description")
 
 # ------------------------------------------------------------------------------------------------
 # Applications
@@ -80,8 +90,9 @@ def find_application_by_app_id(ctx: Context, app_id: str) -> dict | None:
     return row.doc if row else None
 
 
-def list_applications(ctx: Context, offset: int, limit: int) -> Page:
-    return _page(ctx, applications, offset, limit)
+def list_applications(ctx: Context, offset: int, limit: int, filter_text: str | None = None) -> Page:
+    return _page(ctx, applications, offset, limit,
+                 filters.conditions(applications, filter_text, "Application", APPLICATION_FILTER_STRINGS, ()))
 
 
 def update_application(ctx: Context, object_id: str, body: ApplicationBody) -> None:
@@ -160,8 +171,10 @@ def find_service_principal_by_app_id(ctx: Context, app_id: str) -> dict | None:
     return row.doc if row else None
 
 
-def list_service_principals(ctx: Context, offset: int, limit: int) -> Page:
-    return _page(ctx, service_principals, offset, limit)
+def list_service_principals(ctx: Context, offset: int, limit: int, filter_text: str | None = None) -> Page:
+    return _page(ctx, service_principals, offset, limit,
+                 filters.conditions(service_principals, filter_text, "ServicePrincipal",
+                                    SERVICE_PRINCIPAL_FILTER_STRINGS, SERVICE_PRINCIPAL_FILTER_BOOLEANS))
 
 
 def update_service_principal(ctx: Context, object_id: str, body: ServicePrincipalBody) -> None:
@@ -191,8 +204,9 @@ def _delete_synchronization_of(ctx: Context, owner_id: str) -> None:
 # ------------------------------------------------------------------------------------------------
 # Application templates
 
-def list_application_templates() -> list[dict[str, Any]]:
-    return builtin.application_templates()
+def list_application_templates(filter_text: str | None = None) -> list[dict[str, Any]]:
+    return filters.matching(builtin.application_templates(), filter_text, "ApplicationTemplate",
+                            APPLICATION_TEMPLATE_FILTER_STRINGS, ())
 
 
 def get_application_template(template_id: str) -> dict[str, Any]:
@@ -210,8 +224,8 @@ def instantiate(ctx: Context, template_id: str, body: InstantiateBody) -> dict[s
     return {"application": app, "servicePrincipal": sp}
 
 
-def _page(ctx: Context, table, offset: int, limit: int) -> Page:
-    where = table.c.tenant_id == ctx.tenant_id
+def _page(ctx: Context, table, offset: int, limit: int, conditions: list) -> Page:
+    where = and_(table.c.tenant_id == ctx.tenant_id, *conditions)
     total = ctx.conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
     rows = ctx.conn.execute(select(table.c.doc).where(where).order_by(table.c.created_at, table.c.id)
                             .offset(offset).limit(limit)).all()

@@ -37,6 +37,7 @@ from sqlalchemy import String, and_, bindparam, column, delete, func, insert, or
 from graphsync.directory_models import AppRoleAssignmentBody, GroupBody, UserBody
 from graphsync.errors import BadRequest, Conflict, GraphError, not_found
 from graphsync.models import format_datetime
+from graphsync.services import filters
 from graphsync.services.applications import get_service_principal
 from graphsync.services.context import Context
 from graphsync.services.paging import Page
@@ -249,111 +250,6 @@ def typed(doc: dict, object_type: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------
-# $filter: eq / startswith on common properties, combined with `and`
-
-@dataclass(frozen=True)
-class Clause:
-    prop: str
-    op: str  # 'eq' | 'startswith'
-    value: str | bool | None
-
-
-_TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])"
-                    r"|(?P<other>[^\s(),']+|'))")
-
-
-def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tuple[str, ...]) -> list[Clause]:
-    """``prop eq 'v'``, ``startswith(prop,'v')``, ``flag eq true``, ``prop eq null``, joined by ``and``."""
-    if "\x00" in text_:
-        raise BadRequest("The $filter contains a NUL character.", code="Request_UnsupportedQuery")
-    tokens = [(m.lastgroup, m.group(m.lastgroup)) for m in _TOKEN.finditer(text_) if m.lastgroup]
-    position = 0
-
-    def fail(detail: str) -> BadRequest:
-        return BadRequest(f"Invalid $filter '{text_}': {detail}. Supported: 'property eq value' and "
-                          "'startswith(property,'value')' joined by 'and'.", code="Request_UnsupportedQuery")
-
-    def take(expected: str | None = None) -> tuple[str, str]:
-        nonlocal position
-        if position >= len(tokens):
-            raise fail("unexpected end of the expression")
-        token = tokens[position]
-        if expected is not None and token[1].lower() != expected:
-            raise fail(f"expected '{expected}' but found '{token[1]}'")
-        position += 1
-        return token
-
-    def known(prop: str) -> str:
-        if prop not in strings and prop not in booleans:
-            raise BadRequest(f"Unsupported or invalid query filter clause specified for property '{prop}' of "
-                             f"resource '{kind}'.", code="Request_UnsupportedQuery")
-        return prop
-
-    def literal() -> str | bool | None:
-        category, value = take()
-        if category == "string":
-            return value[1:-1].replace("''", "'")
-        if category == "word" and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        if category == "word" and value.lower() == "null":
-            return None
-        raise fail(f"'{value}' is not a supported literal")
-
-    clauses = []
-    while True:
-        category, word = take()
-        if category != "word":
-            raise fail(f"unexpected '{word}'")
-        if word.lower() == "startswith":
-            take("(")
-            prop = known(take()[1])
-            take(",")
-            value = literal()
-            take(")")
-            if prop not in strings or not isinstance(value, str):
-                raise fail("startswith needs a string property and a string value")
-            clauses.append(Clause(prop, "startswith", value))
-        else:
-            prop = known(word)
-            operator = take()[1].lower()
-            if operator != "eq":
-                raise fail(f"the operator '{operator}' is not supported")
-            value = literal()
-            if prop in booleans and not isinstance(value, bool):
-                raise fail(f"'{prop}' compares to true or false")
-            if prop in strings and isinstance(value, bool):
-                raise fail(f"'{prop}' compares to a quoted string")
-            clauses.append(Clause(prop, "eq", value))
-        if position == len(tokens):
-            return clauses
-        take("and")
-
-
-def _like_prefix(value: str) -> str:
-    return value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _filter_condition(table, clause: Clause):
-    if clause.prop == "id":
-        column = table.c.id
-    elif isinstance(clause.value, bool):
-        return table.c.doc[clause.prop].as_boolean() == clause.value
-    else:
-        column = table.c.doc[clause.prop].as_string()
-    if clause.value is None:
-        return column.is_(None)
-    if clause.op == "startswith":
-        return func.lower(column).like(_like_prefix(clause.value), escape="\\")
-    return func.lower(column) == clause.value.lower()
-
-
-def _filtered(table, filter_text: str | None, kind: str, strings, booleans) -> list:
-    if not filter_text or not filter_text.strip():
-        return []
-    return [_filter_condition(table, c) for c in parse_filter(filter_text, kind, strings, booleans)]
-
-
-# ------------------------------------------------------------------------------------------------
 # Users
 
 def _user_row(ctx: Context, key: str, *, deleted: bool = False):
@@ -508,7 +404,7 @@ def get_user(ctx: Context, user_id: str) -> dict:
 
 def _users_where(ctx: Context, filter_text: str | None):
     return and_(directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
-                *_filtered(directory_users, filter_text, "User", USER_FILTER_STRINGS, USER_FILTER_BOOLEANS))
+                *filters.conditions(directory_users, filter_text, "User", USER_FILTER_STRINGS, USER_FILTER_BOOLEANS))
 
 
 def list_users(ctx: Context, filter_text: str | None, offset: int, limit: int, count: bool = True) -> Page:
@@ -563,7 +459,7 @@ def find_user_by(ctx: Context, prop: str, value: str) -> dict | None:
     if prop not in USER_FILTER_STRINGS:
         raise BadRequest(f"Users cannot be matched on the property '{prop}'.")
     where = and_(directory_users.c.tenant_id == ctx.tenant_id, _live(directory_users),
-                 _filter_condition(directory_users, Clause(prop, "eq", value)))
+                 filters.condition(directory_users, filters.Clause(prop, "eq", value)))
     rows = ctx.conn.execute(select(directory_users.c.doc).where(where).limit(2)).all()
     if len(rows) > 1:
         raise Conflict(f"More than one user has {prop} '{value}'.")
@@ -747,7 +643,7 @@ def get_group(ctx: Context, group_id: str) -> dict:
 
 def _groups_where(ctx: Context, filter_text: str | None):
     return and_(directory_groups.c.tenant_id == ctx.tenant_id, _live(directory_groups),
-                *_filtered(directory_groups, filter_text, "Group", GROUP_FILTER_STRINGS, GROUP_FILTER_BOOLEANS))
+                *filters.conditions(directory_groups, filter_text, "Group", GROUP_FILTER_STRINGS, GROUP_FILTER_BOOLEANS))
 
 
 def list_groups(ctx: Context, filter_text: str | None, offset: int, limit: int, count: bool = True) -> Page:

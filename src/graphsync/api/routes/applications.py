@@ -16,8 +16,8 @@ reader, writer = allow(*APP_READ), allow(*APP_WRITE)
 
 @router.get("/applications")
 async def list_applications(request: Request, principal=Depends(reader)):
-    query = parse_query(request)
-    page = await call(request, principal, apps.list_applications, query.offset, query.top)
+    query = parse_query(request, filterable=True)
+    page = await call(request, principal, apps.list_applications, query.offset, query.top, query.filter)
     return ok(collection(request, page, "applications", query))
 
 
@@ -50,8 +50,8 @@ async def delete_application(request: Request, object_id: str, principal=Depends
 
 @router.get("/servicePrincipals")
 async def list_service_principals(request: Request, principal=Depends(reader)):
-    query = parse_query(request)
-    page = await call(request, principal, apps.list_service_principals, query.offset, query.top)
+    query = parse_query(request, filterable=True)
+    page = await call(request, principal, apps.list_service_principals, query.offset, query.top, query.filter)
     return ok(collection(request, page, "servicePrincipals", query))
 
 
@@ -84,8 +84,9 @@ async def delete_service_principal(request: Request, object_id: str, principal=D
 
 @router.get("/applicationTemplates")
 async def list_application_templates(request: Request, principal=Depends(reader)):
-    query = parse_query(request)
-    return ok(collection(request, paged(apps.list_application_templates(), query), "applicationTemplates", query))
+    query = parse_query(request, filterable=True)
+    templates = apps.list_application_templates(query.filter)
+    return ok(collection(request, paged(templates, query), "applicationTemplates", query))
 
 
 @router.get("/applicationTemplates/{template_id}")

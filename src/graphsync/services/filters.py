@@ -1,0 +1,133 @@
+"""OData $filter on documents stored as JSON: ``prop eq 'v'``, ``startswith(prop,'v')``,
+``flag eq true`` and ``prop eq null``, joined by ``and``, on the properties a resource lists as
+filterable; anything else is a 400 that says what is supported. Strings compare without regard to
+case, as Graph's directory does."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func
+
+from graphsync.errors import BadRequest
+
+
+@dataclass(frozen=True)
+class Clause:
+    prop: str
+    op: str  # 'eq' | 'startswith'
+    value: str | bool | None
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])"
+                    r"|(?P<other>[^\s(),']+|'))")
+
+
+def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tuple[str, ...]) -> list[Clause]:
+    """``prop eq 'v'``, ``startswith(prop,'v')``, ``flag eq true``, ``prop eq null``, joined by ``and``."""
+    if "\x00" in text_:
+        raise BadRequest("The $filter contains a NUL character.", code="Request_UnsupportedQuery")
+    tokens = [(m.lastgroup, m.group(m.lastgroup)) for m in _TOKEN.finditer(text_) if m.lastgroup]
+    position = 0
+
+    def fail(detail: str) -> BadRequest:
+        return BadRequest(f"Invalid $filter '{text_}': {detail}. Supported: 'property eq value' and "
+                          "'startswith(property,'value')' joined by 'and'.", code="Request_UnsupportedQuery")
+
+    def take(expected: str | None = None) -> tuple[str, str]:
+        nonlocal position
+        if position >= len(tokens):
+            raise fail("unexpected end of the expression")
+        token = tokens[position]
+        if expected is not None and token[1].lower() != expected:
+            raise fail(f"expected '{expected}' but found '{token[1]}'")
+        position += 1
+        return token
+
+    def known(prop: str) -> str:
+        if prop not in strings and prop not in booleans:
+            raise BadRequest(f"Unsupported or invalid query filter clause specified for property '{prop}' of "
+                             f"resource '{kind}'.", code="Request_UnsupportedQuery")
+        return prop
+
+    def literal() -> str | bool | None:
+        category, value = take()
+        if category == "string":
+            return value[1:-1].replace("''", "'")
+        if category == "word" and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if category == "word" and value.lower() == "null":
+            return None
+        raise fail(f"'{value}' is not a supported literal")
+
+    clauses = []
+    while True:
+        category, word = take()
+        if category != "word":
+            raise fail(f"unexpected '{word}'")
+        if word.lower() == "startswith":
+            take("(")
+            prop = known(take()[1])
+            take(",")
+            value = literal()
+            take(")")
+            if prop not in strings or not isinstance(value, str):
+                raise fail("startswith needs a string property and a string value")
+            clauses.append(Clause(prop, "startswith", value))
+        else:
+            prop = known(word)
+            operator = take()[1].lower()
+            if operator != "eq":
+                raise fail(f"the operator '{operator}' is not supported")
+            value = literal()
+            if prop in booleans and not isinstance(value, bool):
+                raise fail(f"'{prop}' compares to true or false")
+            if prop in strings and isinstance(value, bool):
+                raise fail(f"'{prop}' compares to a quoted string")
+            clauses.append(Clause(prop, "eq", value))
+        if position == len(tokens):
+            return clauses
+        take("and")
+
+
+def _like_prefix(value: str) -> str:
+    return value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def condition(table, clause: Clause):
+    if clause.prop == "id":
+        column = table.c.id
+    elif isinstance(clause.value, bool):
+        return table.c.doc[clause.prop].as_boolean() == clause.value
+    else:
+        column = table.c.doc[clause.prop].as_string()
+    if clause.value is None:
+        return column.is_(None)
+    if clause.op == "startswith":
+        return func.lower(column).like(_like_prefix(clause.value), escape="\\")
+    return func.lower(column) == clause.value.lower()
+
+
+def conditions(table, filter_text: str | None, kind: str, strings, booleans) -> list:
+    if not filter_text or not filter_text.strip():
+        return []
+    return [condition(table, c) for c in parse_filter(filter_text, kind, strings, booleans)]
+
+
+def matching(items: list[dict], filter_text: str | None, kind: str, strings, booleans) -> list[dict]:
+    """The items of a small in-memory collection that ``filter_text`` selects, compared as the
+    database comparisons of ``condition`` compare."""
+    if not filter_text or not filter_text.strip():
+        return items
+    clauses = parse_filter(filter_text, kind, strings, booleans)
+    return [item for item in items if all(_holds(item.get(c.prop), c) for c in clauses)]
+
+
+def _holds(value, clause: Clause) -> bool:
+    if clause.value is None or isinstance(clause.value, bool):
+        return value is clause.value
+    if not isinstance(value, str):
+        return False
+    if clause.op == "startswith":
+        return value.lower().startswith(clause.value.lower())
+    return value.lower() == clause.value.lower()
