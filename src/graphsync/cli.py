@@ -398,7 +398,8 @@ def upload(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     if not token:
-        raise typer.BadParameter("a token is needed: --token or GRAPHSYNC_TOKEN (see 'graphsync token')")
+        raise typer.BadParameter('a token is needed: --token or GRAPHSYNC_TOKEN (for the local server: '
+                                 '--token "$(graphsync token)")')
     if job.startswith(("http://", "https://")):
         endpoint = job
     elif service_principal:

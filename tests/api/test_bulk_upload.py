@@ -540,7 +540,9 @@ def test_cli_uploads_a_csv_file_in_requests_of_50_and_waits_out_429s(server, htt
     refused = CliRunner().invoke(app, ["upload", str(json_file), "--job", hr.job_id, "--sp", hr.sp["id"],
                                        "--url", server.url, "--token", tenant["accessToken"] + "x"])
     assert refused.exit_code == 1 and "401" in refused.output
-
+    tokenless = CliRunner().invoke(app, ["upload", str(json_file), "--job", hr.job_id, "--sp", hr.sp["id"],
+                                         "--url", server.url], env={"GRAPHSYNC_TOKEN": ""})
+    assert tokenless.exit_code == 2 and "graphsync token" in tokenless.output
 
 
 def test_a_record_that_breaks_processing_is_isolated_and_the_batch_is_not_half_applied(http, monkeypatch):
