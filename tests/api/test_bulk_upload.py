@@ -320,6 +320,50 @@ def test_failed_records_are_logged_and_the_others_applied(http):
     assert (execution["countImported"], execution["countEscrowed"], execution["state"]) == (4, 3, "EntryLevelErrors")
 
 
+def test_the_log_queries_of_entras_inbound_samples_answer_as_documented(http):
+    """The queries of Microsoft's Postman collection for API-driven inbound provisioning, as sent:
+    a trailing slash, lower-case ``jobid``, beta's deprecated ``statusInfo/status``, ``ge``."""
+    hr = Inbound(http).start()
+    good = sample_record(f"5{hr.tag}", f"good.{hr.tag}@example.com", "Good Worker", "Gail", "Guide", None)
+    bad = sample_record(f"7{hr.tag}", "not an address", "Bad Upn", "Ben", "Guide", None)
+    hr.accepted(good, bad)
+    eventually(lambda: hr.status()["lastExecution"])
+
+    def query(expression: str) -> list[dict]:
+        response = http.get("/beta/auditLogs/provisioning/", params={"$filter": expression})
+        assert response.status_code == 200, response.text  # answered, not redirected
+        return response.json()["value"]
+
+    everything = query(f"jobid eq '{hr.job_id}'")
+    assert {e["sourceIdentity"]["id"] for e in everything} == {good["externalId"], bad["externalId"]}
+    failures = query(f"jobid eq '{hr.job_id}' and statusInfo/status eq 'failure' and "
+                     "activityDateTime ge 2022-10-10T09:47:34Z")
+    assert [e["sourceIdentity"]["id"] for e in failures] == [bad["externalId"]]
+    assert failures[0]["statusInfo"] == {"status": "failure"} and failures[0]["action"] == "create"
+    one = query(f"jobid eq '{hr.job_id}' and sourceIdentity/id eq '{good['externalId']}'")
+    assert [(e["provisioningAction"], e["provisioningStatusInfo"]["status"]) for e in one] == [("create", "success")]
+    assert query(f"jobid eq '{hr.job_id}' and statusInfo/status eq 'failure' and "
+                 "activityDateTime ge 2099-01-01T00:00:00Z") == []
+    v1 = http.get("/v1.0/auditLogs/provisioning/", params={"$filter": f"jobId eq '{hr.job_id}'"}).json()["value"]
+    assert len(v1) == 2 and "statusInfo" not in v1[0] and "action" not in v1[0]  # beta's deprecated duplicates only
+
+
+@pytest.mark.asyncio
+async def test_the_beta_sdk_reads_the_deprecated_status_of_a_log_entry(http, graph_beta):
+    hr = Inbound(http).start()
+    hr.accepted(sample_record(f"5{hr.tag}", f"beta.{hr.tag}@example.com", "Beta Worker", "Bea", "Guide", None))
+    processed(hr, f"5{hr.tag}")
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph_beta.generated.audit_logs.provisioning.provisioning_request_builder import (
+        ProvisioningRequestBuilder)
+    page = await graph_beta.audit_logs.provisioning.get(RequestConfiguration(
+        query_parameters=ProvisioningRequestBuilder.ProvisioningRequestBuilderGetQueryParameters(
+            filter=f"jobId eq '{hr.job_id}'")))
+    [entry] = page.value
+    assert (entry.action, entry.status_info.status.value, entry.provisioning_status_info.status.value) == \
+        ("create", "success", "success")
+
+
 def test_scoping_filter_skips_out_of_scope_workers_and_disables_those_who_leave_it(http):
     hr = Inbound(http).start()
     hr.put_schema(lambda schema: mapping(schema).update(scope={"groups": [{"clauses": [{

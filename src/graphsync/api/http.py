@@ -36,9 +36,13 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
+_GRAPH_ROOTS = ("/v1.0/", "/beta/")
+
+
 class GraphConventions:
     """Pure ASGI middleware: collapses repeated slashes (the SDK sends ``//`` when its base URL
-    ends with ``/``), assigns ``request-id``, echoes ``client-request-id``."""
+    ends with ``/``) and drops a trailing one from Graph paths, assigns ``request-id``, echoes
+    ``client-request-id``."""
 
     def __init__(self, app):
         self.app = app
@@ -49,6 +53,10 @@ class GraphConventions:
         path = scope["path"]
         if "//" in path:
             scope = dict(scope, path=re.sub("/{2,}", "/", path), raw_path=re.sub(b"/{2,}", b"/", scope["raw_path"]))
+        if scope["path"].endswith("/") and scope["path"].startswith(_GRAPH_ROOTS):
+            # Graph answers /auditLogs/provisioning/ as /auditLogs/provisioning (Entra's own inbound
+            # provisioning samples send it so); a redirect would cost clients a round trip or fail them
+            scope = dict(scope, path=scope["path"].rstrip("/"), raw_path=scope["raw_path"].rstrip(b"/"))
         request_id = str(uuid.uuid4())
         client_request_id = None
         for name, value in scope["headers"]:

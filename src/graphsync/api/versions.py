@@ -1,5 +1,7 @@
-"""Differences between v1.0 and beta on the wire (reference §8, row 13): beta spells the
-synchronizationMetadata keys of templates in camelCase, all but one."""
+"""Differences between v1.0 and beta on the wire: beta spells the synchronizationMetadata keys of
+templates in camelCase, all but one (reference §8, row 13), and its provisioningObjectSummary keeps
+the deprecated ``action`` and ``statusInfo`` beside provisioningAction and provisioningStatusInfo
+(row 21)."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,3 +18,10 @@ def template_for(version: str, doc: dict[str, Any]) -> dict[str, Any]:
     metadata = [{**entry, "key": BETA_METADATA_KEYS.get(entry.get("key"), entry.get("key"))}
                 for entry in doc["metadata"]]
     return {**doc, "metadata": metadata}
+
+
+def provisioning_log_for(version: str, doc: dict[str, Any]) -> dict[str, Any]:
+    if version != "beta":
+        return doc
+    status = (doc.get("provisioningStatusInfo") or {}).get("status")
+    return {**doc, "action": doc.get("provisioningAction"), "statusInfo": {"status": status}}

@@ -1,7 +1,8 @@
 """Provisioning logs (``/auditLogs/provisioning``): query and retention.
 
 ``$filter`` supports ``eq`` on jobId, cycleId, changeId, id, provisioningAction,
-provisioningStatusInfo/status, sourceIdentity/id and servicePrincipal/id, and ``gt``/``ge``/
+provisioningStatusInfo/status (and beta's deprecated action and statusInfo/status),
+sourceIdentity/id and servicePrincipal/id, and ``gt``/``ge``/
 ``lt``/``le`` on activityDateTime, joined with ``and``. Property names are matched without regard
 to case (Entra's own Location header writes ``jobid``).
 """
@@ -20,7 +21,9 @@ from graphsync.store.engine_tables import provisioning_logs
 
 _CLAUSE = re.compile(r"^\s*([A-Za-z/]+)\s+(eq|gt|ge|lt|le)\s+(?:'((?:[^']|'')*)'|([0-9T:.\-+Z]+))\s*$", re.I)
 _COLUMNS = {"jobid": "job_id", "cycleid": "cycle_id", "provisioningaction": "action",
-            "provisioningstatusinfo/status": "status", "sourceidentity/id": "source_id", "id": "id"}
+            "provisioningstatusinfo/status": "status", "sourceidentity/id": "source_id", "id": "id",
+            # beta's deprecated names of the same two (Entra's own inbound provisioning samples use statusInfo/status)
+            "action": "action", "statusinfo/status": "status"}
 _DOC_PATHS = {"changeid": ("changeId",), "serviceprincipal/id": ("servicePrincipal", "id")}
 _OPERATORS = {"gt": "__gt__", "ge": "__ge__", "lt": "__lt__", "le": "__le__"}
 
