@@ -347,6 +347,20 @@ def test_the_log_queries_of_entras_inbound_samples_answer_as_documented(http):
     v1 = http.get("/v1.0/auditLogs/provisioning/", params={"$filter": f"jobId eq '{hr.job_id}'"}).json()["value"]
     assert len(v1) == 2 and "statusInfo" not in v1[0] and "action" not in v1[0]  # beta's deprecated duplicates only
 
+    # Microsoft's provisioning client: the service principal's entries of the last 30 minutes, newest first
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1800))
+    recent = f"activityDateTime ge {since} and servicePrincipal/id eq '{hr.sp['id']}'"
+    newest = http.get("/beta/auditLogs/provisioning", params={"$filter": recent, "$top": 100,
+                                                              "$orderby": "activityDateTime desc"})
+    oldest = http.get("/beta/auditLogs/provisioning", params={"$filter": recent, "$orderby": "activityDateTime asc"})
+    assert newest.status_code == oldest.status_code == 200, newest.text + oldest.text
+    newest, oldest = newest.json()["value"], oldest.json()["value"]
+    assert len(newest) == 2 and [e["id"] for e in newest] == [e["id"] for e in reversed(oldest)]
+    assert newest[0]["activityDateTime"] >= newest[1]["activityDateTime"]
+    for bad in ("displayName", "activityDateTime sideways", "activityDateTime desc, id"):
+        refused = http.get("/beta/auditLogs/provisioning", params={"$orderby": bad})
+        assert refused.status_code == 400 and "activityDateTime" in refused.json()["error"]["message"], bad
+
 
 @pytest.mark.asyncio
 async def test_the_beta_sdk_reads_the_deprecated_status_of_a_log_entry(http, graph_beta):

@@ -27,13 +27,14 @@ class Query:
     select: tuple[str, ...]
     expand: tuple[str, ...]
     filter: str | None = None
+    orderby: tuple[str, bool] | None = None  # (property, descending)
 
 
 def parse_query(request: Request, *, collection: bool = True, expandable: tuple[str, ...] = (),
-                filterable: bool = False) -> Query:
+                filterable: bool = False, orderable: tuple[str, ...] = ()) -> Query:
     params = request.query_params
     for name in params:
-        if name == "$filter" and filterable:
+        if (name == "$filter" and filterable) or (name == "$orderby" and orderable):
             continue
         if name.startswith("$") and name not in ("$top", "$skiptoken", "$count", "$select", "$expand", "$format"):
             if name in UNSUPPORTED:
@@ -62,8 +63,20 @@ def parse_query(request: Request, *, collection: bool = True, expandable: tuple[
     for item in expand:
         if item not in expandable:
             raise BadRequest(f"Could not find a navigation property '{item}' to expand.")
+    orderby = _orderby(params["$orderby"], orderable) if orderable and "$orderby" in params else None
     return Query(offset, top, explicit, count == "true", select, expand,
-                 params.get("$filter") if filterable else None)
+                 params.get("$filter") if filterable else None, orderby)
+
+
+def _orderby(text: str, orderable: tuple[str, ...]) -> tuple[str, bool]:
+    """``prop``, ``prop asc`` or ``prop desc`` on one of the ``orderable`` properties."""
+    words = text.split()
+    names = {name.lower(): name for name in orderable}
+    if not 1 <= len(words) <= 2 or words[0].lower() not in names or \
+            (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
+        raise BadRequest(f"Invalid $orderby '{text}': supported is one of {', '.join(orderable)}, "
+                         "followed by asc or desc.")
+    return names[words[0].lower()], len(words) == 2 and words[1].lower() == "desc"
 
 
 def _read_skiptoken(token: str, top: int) -> tuple[int, int]:

@@ -63,12 +63,17 @@ def _dig(doc: dict, path: tuple[str, ...]):
     return doc
 
 
-def list_logs(ctx: Context, filter_text: str | None, offset: int, limit: int) -> Page:
+def list_logs(ctx: Context, filter_text: str | None, offset: int, limit: int, newest_first: bool = True) -> Page:
+    """Entries newest first (Graph's order without $orderby), or oldest first. Ties go by id, in
+    the same direction: the entries of one inbound batch share their time and their ids ascend as
+    they were written, so either order is the exact reverse of the other."""
     conditions, doc_checks = _conditions(filter_text)
     where = and_(provisioning_logs.c.tenant_id == ctx.tenant_id, *conditions)
+    at = provisioning_logs.c.activity_at
     query = select(provisioning_logs.c.doc, provisioning_logs.c.tenant_id, provisioning_logs.c.job_id,
-                   provisioning_logs.c.cycle_id).where(where).order_by(provisioning_logs.c.activity_at.desc(),
-                                                                   provisioning_logs.c.id)
+                   provisioning_logs.c.cycle_id).where(where)
+    query = query.order_by(at.desc(), provisioning_logs.c.id.desc()) if newest_first else \
+        query.order_by(at, provisioning_logs.c.id)
     if doc_checks:  # rare filters: checked on the documents
         docs = [doc for doc in (logs.expand(r.doc, r) for r in ctx.conn.execute(query))
                 if all(_dig(doc, path) == value for path, value in doc_checks)]

@@ -17,8 +17,9 @@ reader = allow(*AUDIT_READ)
 
 @router.get("/auditLogs/provisioning")
 async def list_provisioning_logs(request: Request, principal=Depends(reader)):
-    query = parse_query(request, filterable=True)
-    page = await call(request, principal, audit.list_logs, query.filter, query.offset, query.top)
+    query = parse_query(request, filterable=True, orderable=("activityDateTime",))
+    newest_first = query.orderby is None or query.orderby[1]
+    page = await call(request, principal, audit.list_logs, query.filter, query.offset, query.top, newest_first)
     version = request.path_params["version"]
     page = replace(page, items=[provisioning_log_for(version, doc) for doc in page.items])
     return ok(collection(request, page, "auditLogs/provisioning", query))
