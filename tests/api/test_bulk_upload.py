@@ -323,11 +323,12 @@ def test_failed_records_are_logged_and_the_others_applied(http):
 def test_the_log_queries_of_entras_inbound_samples_answer_as_documented(http):
     """The queries of Microsoft's Postman collection for API-driven inbound provisioning, as sent:
     a trailing slash, lower-case ``jobid``, beta's deprecated ``statusInfo/status``, ``ge``."""
-    hr = Inbound(http).start()
+    hr, other_app = Inbound(http).start(), Inbound(http).start()
     good = sample_record(f"5{hr.tag}", f"good.{hr.tag}@example.com", "Good Worker", "Gail", "Guide", None)
     bad = sample_record(f"7{hr.tag}", "not an address", "Bad Upn", "Ben", "Guide", None)
     hr.accepted(good, bad)
-    eventually(lambda: hr.status()["lastExecution"])
+    other_app.accepted(sample_record(f"9{hr.tag}", f"other.{hr.tag}@example.com", "Other App", "Oli", "Guide", None))
+    eventually(lambda: hr.status()["lastExecution"] and other_app.status()["lastExecution"])
 
     def query(expression: str) -> list[dict]:
         response = http.get("/beta/auditLogs/provisioning/", params={"$filter": expression})
@@ -355,7 +356,8 @@ def test_the_log_queries_of_entras_inbound_samples_answer_as_documented(http):
     oldest = http.get("/beta/auditLogs/provisioning", params={"$filter": recent, "$orderby": "activityDateTime asc"})
     assert newest.status_code == oldest.status_code == 200, newest.text + oldest.text
     newest, oldest = newest.json()["value"], oldest.json()["value"]
-    assert len(newest) == 2 and [e["id"] for e in newest] == [e["id"] for e in reversed(oldest)]
+    assert len(newest) == 2 and [e["id"] for e in newest] == [e["id"] for e in reversed(oldest)]  # not the other app's
+    assert {e["servicePrincipal"]["id"] for e in newest} == {hr.sp["id"]}
     assert newest[0]["activityDateTime"] >= newest[1]["activityDateTime"]
     for bad in ("displayName", "activityDateTime sideways", "activityDateTime desc, id"):
         refused = http.get("/beta/auditLogs/provisioning", params={"$orderby": bad})

@@ -110,3 +110,10 @@ def hr_to_scim(http: httpx.Client, tag: str, scim_server, out_job: str) -> None:
         actions = {e["provisioningAction"] for e in out_logs.json()["value"]}
         return actions if actions >= {"create", "disable"} else None
     assert eventually(out_actions) >= {"create", "disable"}
+    # an app's entries by its service principal: the outbound job's, none of the HR job's
+    out_logs = http.get("/v1.0/auditLogs/provisioning", params={"$filter": f"jobId eq '{out_job}'", "$top": 999})
+    out_sp = out_logs.json()["value"][0]["servicePrincipal"]["id"]
+    by_sp = http.get("/v1.0/auditLogs/provisioning", params={"$filter": f"servicePrincipal/id eq '{out_sp}'",
+                                                             "$top": 999, "$count": "true"}).json()
+    assert {e["jobId"] for e in by_sp["value"]} == {out_job}
+    assert by_sp["@odata.count"] >= len(out_logs.json()["value"])

@@ -24,7 +24,7 @@ _COLUMNS = {"jobid": "job_id", "cycleid": "cycle_id", "provisioningaction": "act
             "provisioningstatusinfo/status": "status", "sourceidentity/id": "source_id", "id": "id",
             # beta's deprecated names of the same two (Entra's own inbound provisioning samples use statusInfo/status)
             "action": "action", "statusinfo/status": "status"}
-_DOC_PATHS = {"changeid": ("changeId",), "serviceprincipal/id": ("servicePrincipal", "id")}
+_DOC_PATHS = {"changeid": ("changeId",)}
 _OPERATORS = {"gt": "__gt__", "ge": "__ge__", "lt": "__lt__", "le": "__le__"}
 
 
@@ -50,6 +50,10 @@ def _conditions(filter_text: str | None):
             raise BadRequest(f"Only eq is supported on '{match.group(1)}'.")
         elif name in _COLUMNS:
             conditions.append(getattr(provisioning_logs.c, _COLUMNS[name]) == value)
+        elif name == "serviceprincipal/id":  # in the stored facts ("sp") or, stored in full, the document's
+            doc = provisioning_logs.c.doc
+            conditions.append(func.coalesce(doc[("sp", 0)].as_string(),
+                                            doc[("servicePrincipal", "id")].as_string()) == value)
         elif name in _DOC_PATHS:
             doc_checks.append((_DOC_PATHS[name], value))
         else:
