@@ -48,6 +48,11 @@ async def test_service_principals_and_applications_filter_through_the_sdk(graph,
     assert sorted(sp.display_name for sp in prefixed.value) == ["SAP SuccessFactors", "Slack"]
     enabled = await graph.service_principals.get(sp_query(filter="startswith(displayName,'S') and accountEnabled eq true"))
     assert [sp.display_name for sp in enabled.value] == ["SAP SuccessFactors"]
+    # Microsoft's CSV2SCIM script takes an id or an appId: "id eq '…' or appId eq '…'", selecting the id
+    for given in (sap["servicePrincipal"]["id"], sap["application"]["appId"]):
+        either = await graph.service_principals.get(sp_query(filter=f"id eq '{given}' or appId eq '{given}'",
+                                                             select=["id"]))
+        assert [(sp.id, sp.display_name) for sp in either.value] == [(sap["servicePrincipal"]["id"], None)]
     nothing = await graph.service_principals.get(sp_query(filter="displayName eq 'Nobody'"))
     assert nothing.value == []
 
@@ -97,7 +102,7 @@ def test_other_tenants_principals_are_not_found(server, http):
     ("servicePrincipals", "notes eq 'x'"),  # not a filterable property
     ("servicePrincipals", "displayName ne 'x'"),
     ("servicePrincipals", "accountEnabled eq 'yes'"),
-    ("servicePrincipals", "displayName eq 'x' or appId eq 'y'"),
+    ("servicePrincipals", "displayName eq 'x' xor appId eq 'y'"),
     ("servicePrincipals", "startswith(displayName,"),
     ("applications", "accountEnabled eq true"),  # a service principal's property, not an application's
     ("applications", "displayName eq 'unterminated"),

@@ -529,6 +529,30 @@ def test_job_status_reports_the_run(http):
     assert {e["cycleId"] for e in hr.logs()} == {execution["activityIdentifier"]}
 
 
+def test_cycles_page_back_with_cycle_id_ne_as_microsofts_script_does(http):
+    """CSV2SCIM's Get-ProvisioningCycleHistory: the newest entry's cycle, then the newest outside the
+    cycles seen so far (``cycleId ne '…'`` added each time), until none is left."""
+    hr = Inbound(http).start()
+    cycles = []
+    for i in range(2):
+        hr.accepted(sample_record(f"{i}{hr.tag}", f"c{i}.{hr.tag}@example.com", f"C {i}", "C", "T", None))
+        cycles.append(eventually(lambda: (lambda e: e["activityIdentifier"] if e and e["activityIdentifier"]
+                                          not in cycles else None)(hr.status()["lastExecution"])))
+    query, seen = f"jobid eq '{hr.job_id}'", []
+    while True:
+        newest = http.get("/beta/auditLogs/provisioning", params={"$filter": query, "$top": 1})
+        assert newest.status_code == 200, newest.text
+        if not newest.json()["value"]:
+            break
+        seen.append(newest.json()["value"][0]["cycleId"])
+        query += f" and cycleId ne '{seen[-1]}'"
+    assert seen == cycles[::-1]
+    later = http.get("/v1.0/auditLogs/provisioning", params={
+        "$filter": f"jobId eq '{hr.job_id}' and activityDateTime ne 2000-01-01T00:00:00Z"})
+    assert later.status_code == 200 and len(later.json()["value"]) == 2
+    assert http.get("/v1.0/auditLogs/provisioning", params={"$filter": "changeId ne 'x'"}).status_code == 400
+
+
 def test_accepted_records_survive_the_process_dying_after_the_202(tmp_path):
     """The records are committed before the 202: a new process applies them."""
     from fastapi.testclient import TestClient

@@ -95,6 +95,10 @@ async def test_list_users_with_filter_select_and_paging(graph):
     assert sorted(u.display_name for u in enabled_sales.value) == ["Ann", "Dan"]
     s_names = await graph.users.get(query(filter="startswith(displayName,'e')"))
     assert [u.display_name for u in s_names.value] == ["Eve"]
+    either = await graph.users.get(query(filter="department eq 'Support' or department eq 'sales' and "
+                                                "accountEnabled eq false or startswith(displayName,'e')"))
+    assert sorted(u.display_name for u in either.value) == ["Ben", "Cat", "Eve"]  # and binds tighter than or
+    assert await graph.users.count.get() == 5
 
     selected = await graph.users.get(query(filter="userPrincipalName eq 'cat@contoso.com'",
                                            select=["displayName", "department"]))
@@ -460,7 +464,8 @@ def test_unknown_ids_are_404(http):
 
 
 def test_bad_filters_and_refs_are_400(http):
-    for expression in ("shoeSize eq '9'", "displayName ne 'x'", "displayName eq 'x' or surname eq 'y'",
+    for expression in ("shoeSize eq '9'", "displayName ne 'x'", "displayName eq 'x' nor surname eq 'y'",
+                       "displayName eq 'x' or",
                        "accountEnabled eq 'yes'", "startswith(accountEnabled,'t')", "displayName eq",
                        "displayName eq 'unterminated"):
         response = http.get("/v1.0/users", params={"$filter": expression})

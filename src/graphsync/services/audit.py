@@ -1,10 +1,11 @@
 """Provisioning logs (``/auditLogs/provisioning``): query and retention.
 
-``$filter`` supports ``eq`` on jobId, cycleId, changeId, id, provisioningAction,
-provisioningStatusInfo/status (and beta's deprecated action and statusInfo/status),
-sourceIdentity/id and servicePrincipal/id, and ``gt``/``ge``/
-``lt``/``le`` on activityDateTime, joined with ``and``. Property names are matched without regard
-to case (Entra's own Location header writes ``jobid``).
+``$filter`` clauses joined with ``and``: ``eq`` and ``ne`` on jobId, cycleId, id, provisioningAction,
+provisioningStatusInfo/status (and beta's deprecated action and statusInfo/status) and
+sourceIdentity/id; ``eq`` on changeId and servicePrincipal/id; ``eq``, ``ne``, ``gt``, ``ge``,
+``lt`` and ``le`` on activityDateTime. Property names are matched without regard to case (Entra's
+own Location header writes ``jobid``; Microsoft's CSV2SCIM script pages back through cycles with
+``cycleId ne '…'``).
 """
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ from graphsync.services.context import Context
 from graphsync.services.paging import Page
 from graphsync.store.engine_tables import provisioning_logs
 
-_CLAUSE = re.compile(r"^\s*([A-Za-z/]+)\s+(eq|gt|ge|lt|le)\s+(?:'((?:[^']|'')*)'|([0-9T:.\-+Z]+))\s*$", re.I)
+_CLAUSE = re.compile(r"^\s*([A-Za-z/]+)\s+(eq|ne|gt|ge|lt|le)\s+(?:'((?:[^']|'')*)'|([0-9T:.\-+Z]+))\s*$", re.I)
 _COLUMNS = {"jobid": "job_id", "cycleid": "cycle_id", "provisioningaction": "action",
             "provisioningstatusinfo/status": "status", "sourceidentity/id": "source_id", "id": "id",
             # beta's deprecated names of the same two (Entra's own inbound provisioning samples use statusInfo/status)
             "action": "action", "statusinfo/status": "status"}
 _DOC_PATHS = {"changeid": ("changeId",)}
-_OPERATORS = {"gt": "__gt__", "ge": "__ge__", "lt": "__lt__", "le": "__le__"}
+_OPERATORS = {"ne": "__ne__", "gt": "__gt__", "ge": "__ge__", "lt": "__lt__", "le": "__le__"}
 
 
 def _conditions(filter_text: str | None):
@@ -46,10 +47,11 @@ def _conditions(filter_text: str | None):
                 raise BadRequest(f"'{value}' is not a date and time.") from None
             column = provisioning_logs.c.activity_at
             conditions.append(column == moment if operator == "eq" else getattr(column, _OPERATORS[operator])(moment))
+        elif name in _COLUMNS and operator in ("eq", "ne"):
+            column = getattr(provisioning_logs.c, _COLUMNS[name])
+            conditions.append(column == value if operator == "eq" else column != value)
         elif operator != "eq":
-            raise BadRequest(f"Only eq is supported on '{match.group(1)}'.")
-        elif name in _COLUMNS:
-            conditions.append(getattr(provisioning_logs.c, _COLUMNS[name]) == value)
+            raise BadRequest(f"Only eq{' and ne are' if name in _COLUMNS else ' is'} supported on '{match.group(1)}'.")
         elif name == "serviceprincipal/id":  # in the stored facts ("sp") or, stored in full, the document's
             doc = provisioning_logs.c.doc
             conditions.append(func.coalesce(doc[("sp", 0)].as_string(),

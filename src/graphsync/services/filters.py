@@ -1,5 +1,6 @@
 """OData $filter on documents stored as JSON: ``prop eq 'v'``, ``startswith(prop,'v')``,
-``flag eq true`` and ``prop eq null``, joined by ``and``, on the properties a resource lists as
+``flag eq true`` and ``prop eq null``, joined by ``and`` and ``or`` (``and`` binds tighter, as in
+OData), on the properties a resource lists as
 filterable; anything else is a 400 that says what is supported. Strings compare without regard to
 case, as Graph's directory does."""
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 
 from graphsync.errors import BadRequest
 
@@ -23,8 +24,10 @@ _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<word>[A-Za-z_][A-Za-z
                     r"|(?P<other>[^\s(),']+|'))")
 
 
-def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tuple[str, ...]) -> list[Clause]:
-    """``prop eq 'v'``, ``startswith(prop,'v')``, ``flag eq true``, ``prop eq null``, joined by ``and``."""
+def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tuple[str, ...]
+                 ) -> list[list[Clause]]:
+    """The filter as alternatives (joined by ``or``), each a list of clauses that must all hold
+    (joined by ``and``)."""
     if "\x00" in text_:
         raise BadRequest("The $filter contains a NUL character.", code="Request_UnsupportedQuery")
     tokens = [(m.lastgroup, m.group(m.lastgroup)) for m in _TOKEN.finditer(text_) if m.lastgroup]
@@ -32,7 +35,7 @@ def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tupl
 
     def fail(detail: str) -> BadRequest:
         return BadRequest(f"Invalid $filter '{text_}': {detail}. Supported: 'property eq value' and "
-                          "'startswith(property,'value')' joined by 'and'.", code="Request_UnsupportedQuery")
+                          "'startswith(property,'value')' joined by 'and' or 'or'.", code="Request_UnsupportedQuery")
 
     def take(expected: str | None = None) -> tuple[str, str]:
         nonlocal position
@@ -60,7 +63,8 @@ def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tupl
             return None
         raise fail(f"'{value}' is not a supported literal")
 
-    clauses = []
+    alternatives: list[list[Clause]] = [[]]
+    clauses = alternatives[0]
     while True:
         category, word = take()
         if category != "word":
@@ -86,8 +90,13 @@ def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tupl
                 raise fail(f"'{prop}' compares to a quoted string")
             clauses.append(Clause(prop, "eq", value))
         if position == len(tokens):
-            return clauses
-        take("and")
+            return alternatives
+        joiner = take()[1].lower()
+        if joiner == "or":
+            clauses = []
+            alternatives.append(clauses)
+        elif joiner != "and":
+            raise fail(f"expected 'and' or 'or' but found '{joiner}'")
 
 
 def _like_prefix(value: str) -> str:
@@ -109,9 +118,13 @@ def condition(table, clause: Clause):
 
 
 def conditions(table, filter_text: str | None, kind: str, strings, booleans) -> list:
+    """The SQL conditions of ``filter_text`` (none without one), for ``where(*…)``."""
     if not filter_text or not filter_text.strip():
         return []
-    return [condition(table, c) for c in parse_filter(filter_text, kind, strings, booleans)]
+    alternatives = parse_filter(filter_text, kind, strings, booleans)
+    if len(alternatives) == 1:
+        return [condition(table, c) for c in alternatives[0]]
+    return [or_(*(and_(*(condition(table, c) for c in clauses)) for clauses in alternatives))]
 
 
 def matching(items: list[dict], filter_text: str | None, kind: str, strings, booleans) -> list[dict]:
@@ -119,8 +132,9 @@ def matching(items: list[dict], filter_text: str | None, kind: str, strings, boo
     database comparisons of ``condition`` compare."""
     if not filter_text or not filter_text.strip():
         return items
-    clauses = parse_filter(filter_text, kind, strings, booleans)
-    return [item for item in items if all(_holds(item.get(c.prop), c) for c in clauses)]
+    alternatives = parse_filter(filter_text, kind, strings, booleans)
+    return [item for item in items
+            if any(all(_holds(item.get(c.prop), c) for c in clauses) for clauses in alternatives)]
 
 
 def _holds(value, clause: Clause) -> bool:
