@@ -553,6 +553,35 @@ def test_cycles_page_back_with_cycle_id_ne_as_microsofts_script_does(http):
     assert http.get("/v1.0/auditLogs/provisioning", params={"$filter": "changeId ne 'x'"}).status_code == 400
 
 
+@pytest.mark.asyncio
+async def test_the_sdk_posts_a_bulk_request_through_its_own_request_adapter(http, graph):
+    """msgraph-sdk generates no POST for bulkUpload (it models a media entity); the documented way
+    is a RequestInformation sent through the SDK's adapter, which brings its auth and base URL."""
+    from kiota_abstractions.method import Method
+    from kiota_abstractions.request_information import RequestInformation
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+    hr = Inbound(http).start()
+
+    async def post(body: bytes) -> None:
+        info = RequestInformation(Method.POST, "{+baseurl}/servicePrincipals/{sp}/synchronization/jobs/{job}/bulkUpload",
+                                  {"sp": hr.sp["id"], "job": hr.job_id})
+        info.set_stream_content(body, "application/scim+json")
+        await graph.request_adapter.send_no_response_content_async(info, {"XXX": ODataError})
+
+    record = sample_record(f"5{hr.tag}", f"sdk.{hr.tag}@example.com", "Sdk Worker", "Sid", "Coder", None)
+    await post(json.dumps(bulk(record)).encode())
+    assert eventually(lambda: hr.user(record["externalId"]))["displayName"] == "Sdk Worker"
+
+    with pytest.raises(ODataError) as refused:
+        await post(b'{"name": "John Doe"}')  # the "non-SCIM data" request of Microsoft's samples
+    assert refused.value.response_status_code == 400 and "BulkRequest" in refused.value.error.message
+    with pytest.raises(ODataError) as generated:  # what the SDK does generate: GET of the media entity
+        await graph.service_principals.by_service_principal_id(hr.sp["id"]).synchronization.jobs \
+            .by_synchronization_job_id(hr.job_id).bulk_upload.get()
+    assert generated.value.response_status_code == 405
+
+
 def test_accepted_records_survive_the_process_dying_after_the_202(tmp_path):
     """The records are committed before the 202: a new process applies them."""
     from fastapi.testclient import TestClient
