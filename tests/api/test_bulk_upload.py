@@ -257,6 +257,22 @@ def test_custom_extension_attributes_flow_once_declared_and_mapped(http):
     assert user["employeeHireDate"] == "2021-05-01T05:00:00Z"
 
 
+def test_csv2scim_shaped_payloads_with_a_repeated_bulk_id_are_applied_record_by_record(http):
+    """The payloads of Microsoft's CSV2SCIM samples repeat one bulkId, write the path "/users" and the
+    attribute "username" in lower case: each record is still applied on its own."""
+    hr = Inbound(http).start()
+    records = [{"schemas": [CORE], "externalId": f"{i}{hr.tag}", "username": f"csv{i}.{hr.tag}@example.com",
+                "displayName": f"Csv Worker {i}", "name": {"givenName": "Csv", "familyName": f"Worker{i}"},
+                "active": True} for i in range(2)]
+    body = {"schemas": [BULK], "failOnErrors": None, "Operations": [
+        {"method": "POST", "bulkId": "a6861ef2-c94b-4c96-85e0-27c59c0537eb", "path": "/users", "data": r}
+        for r in records]}
+    assert hr.upload(body).status_code == 202
+    for i, record in enumerate(records):
+        user = eventually(lambda: hr.user(record["externalId"]))
+        assert (user["userPrincipalName"], user["surname"]) == (f"csv{i}.{hr.tag}@example.com", f"Worker{i}")
+
+
 def test_records_are_applied_in_order_within_a_request(http):
     hr = Inbound(http).start()
     worker = sample_record(f"3{hr.tag}", f"order.{hr.tag}@example.com", "Order Worker", "Olga", "First title",

@@ -102,7 +102,6 @@ def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
                          f"job setting '{SETTING_MAX_OPERATIONS}' raises or, with 0, lifts the limit).",
                          code="TooManyOperations")
     parsed: list[Operation] = []
-    bulk_ids: set[str] = set()
     for index, operation in enumerate(operations):
         where = f"Operations[{index}]"
         if not isinstance(operation, dict):
@@ -118,13 +117,12 @@ def parse_bulk_request(raw: bytes, max_operations: int) -> list[Operation]:
         path = _key(operation, "path")
         if path != "/Users" and (not isinstance(path, str) or path.strip().rstrip("/").lower() != "/users"):
             raise BadRequest(f"{where}.path is {json.dumps(path)}: /bulkUpload only accepts the path /Users.")
+        # A repeated bulkId is accepted: RFC 7644 asks clients for unique ones, but bulkUpload never
+        # refers to one, and Microsoft's own CSV2SCIM sample payloads repeat them.
         bulk_id = _key(operation, "bulkId")
         if not isinstance(bulk_id, str) or not bulk_id.strip() or len(bulk_id) > MAX_ID_LENGTH:
             raise BadRequest(f"{where}.bulkId is required: a non-empty string of at most {MAX_ID_LENGTH} "
-                             "characters, unique in the request.")
-        if bulk_id in bulk_ids:
-            raise BadRequest(f"{where}.bulkId '{bulk_id}' appears more than once in the request.")
-        bulk_ids.add(bulk_id)
+                             "characters.")
         data = _key(operation, "data")
         if not isinstance(data, dict):
             raise BadRequest(f"{where}.data must be a SCIM user (a JSON object).")
