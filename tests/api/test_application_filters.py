@@ -46,7 +46,8 @@ async def test_service_principals_and_applications_filter_through_the_sdk(graph,
     assert [sp.display_name for sp in by_app_id.value] == ["SAP SuccessFactors"]
     prefixed = await graph.service_principals.get(sp_query(filter="startswith(displayName,'S')"))
     assert sorted(sp.display_name for sp in prefixed.value) == ["SAP SuccessFactors", "Slack"]
-    enabled = await graph.service_principals.get(sp_query(filter="startswith(displayName,'S') and accountEnabled eq true"))
+    enabled = await graph.service_principals.get(
+        sp_query(filter="startswith(displayName,'S') and accountEnabled eq true"))
     assert [sp.display_name for sp in enabled.value] == ["SAP SuccessFactors"]
     # Microsoft's CSV2SCIM script takes an id or an appId: "id eq '…' or appId eq '…'", selecting the id
     for given in (sap["servicePrincipal"]["id"], sap["application"]["appId"]):

@@ -23,7 +23,7 @@ from graphsync.store.engine_tables import provisioning_logs
 _CLAUSE = re.compile(r"^\s*([A-Za-z/]+)\s+(eq|ne|gt|ge|lt|le)\s+(?:'((?:[^']|'')*)'|([0-9T:.\-+Z]+))\s*$", re.I)
 _COLUMNS = {"jobid": "job_id", "cycleid": "cycle_id", "provisioningaction": "action",
             "provisioningstatusinfo/status": "status", "sourceidentity/id": "source_id", "id": "id",
-            # beta's deprecated names of the same two (Entra's own inbound provisioning samples use statusInfo/status)
+            # beta's deprecated names of the same two (Entra's inbound samples filter on statusInfo/status)
             "action": "action", "statusinfo/status": "status"}
 _DOC_PATHS = {"changeid": ("changeId",)}
 _OPERATORS = {"ne": "__ne__", "gt": "__gt__", "ge": "__ge__", "lt": "__lt__", "le": "__le__"}
@@ -51,7 +51,8 @@ def _conditions(filter_text: str | None):
             column = getattr(provisioning_logs.c, _COLUMNS[name])
             conditions.append(column == value if operator == "eq" else column != value)
         elif operator != "eq":
-            raise BadRequest(f"Only eq{' and ne are' if name in _COLUMNS else ' is'} supported on '{match.group(1)}'.")
+            allowed = "eq and ne are" if name in _COLUMNS else "eq is"
+            raise BadRequest(f"Only {allowed} supported on '{match.group(1)}'.")
         elif name == "serviceprincipal/id":  # in the stored facts ("sp") or, stored in full, the document's
             doc = provisioning_logs.c.doc
             conditions.append(func.coalesce(doc[("sp", 0)].as_string(),
