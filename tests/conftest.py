@@ -72,10 +72,14 @@ def tenant(server) -> dict:
     return response.json()
 
 
+def bearer_client(server: EmulatorServer, token: str) -> httpx.Client:
+    """Raw HTTP to the test server with ``token``."""
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
 @pytest.fixture
 def http(server, tenant) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tenant['accessToken']}"},
-                      timeout=30) as client:
+    with bearer_client(server, tenant["accessToken"]) as client:
         yield client
 
 

@@ -3,7 +3,6 @@ principal of an app by name or appId (``GET /servicePrincipals?$filter=displayNa
 through the official SDK and raw HTTP, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import httpx
 import pytest
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.application_templates.application_templates_request_builder import (
@@ -12,13 +11,9 @@ from msgraph.generated.applications.applications_request_builder import Applicat
 from msgraph.generated.service_principals.service_principals_request_builder import (
     ServicePrincipalsRequestBuilder)
 
-from tests.conftest import SCIM_APP_TEMPLATE, token_for
+from tests.conftest import SCIM_APP_TEMPLATE, bearer_client, token_for
 
 API_DRIVEN_APP = "557df4cf-766b-4086-85d9-55769b9c02cb"
-
-
-def client(server, token: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
 def instantiate(http, template: str, name: str) -> dict:
@@ -93,7 +88,7 @@ def test_a_filtered_list_pages_with_its_filter(http):
 def test_other_tenants_principals_are_not_found(server, http):
     mine = instantiate(http, API_DRIVEN_APP, "Shared Name")
     other_tenant = server.runtime.new_tenant_with_admin("other")
-    with client(server, other_tenant["accessToken"]) as other:
+    with bearer_client(server, other_tenant["accessToken"]) as other:
         instantiate(other, API_DRIVEN_APP, "Shared Name")
     found = http.get("/v1.0/servicePrincipals", params={"$filter": "displayName eq 'Shared Name'"}).json()["value"]
     assert [sp["id"] for sp in found] == [mine["servicePrincipal"]["id"]]
@@ -118,6 +113,6 @@ def test_unsupported_filters_are_400_with_what_is_supported(http, resource, expr
 
 def test_filtering_needs_the_read_permission(server, tenant):
     token = token_for(server, tenant["tenantId"], ["SynchronizationData-User.Upload"])
-    with client(server, token) as uploader:
+    with bearer_client(server, token) as uploader:
         response = uploader.get("/v1.0/servicePrincipals", params={"$filter": "displayName eq 'x'"})
     assert response.status_code == 403, response.text

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from graphsync.services.tenants import KNOWN_ROLES
 from tests.api.graph_asserts import check_graph_error, check_request_ids, describe
-from tests.conftest import SCIM_APP_TEMPLATE, token_for
+from tests.conftest import SCIM_APP_TEMPLATE, bearer_client, token_for
 
 # -- permission classes (application permissions; a ReadWrite permission includes its Read) -------
 
@@ -201,8 +201,7 @@ def new_tenant(server) -> dict:
 
 
 def admin_client(server, tenant: dict) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tenant['accessToken']}"},
-                        timeout=30)
+    return bearer_client(server, tenant["accessToken"])
 
 
 def build_world(server, secrets: bool = True) -> World:

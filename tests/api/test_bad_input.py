@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from graphsync.store.tables import metadata, sync_secrets
 from tests.api.graph_asserts import UUID_RE, check_graph_error, describe
-from tests.conftest import SCIM_APP_TEMPLATE
+from tests.conftest import SCIM_APP_TEMPLATE, bearer_client
 
 
 
@@ -64,8 +64,7 @@ def tenant(server) -> dict:
 
 @pytest.fixture(scope="module")
 def http(server, tenant) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tenant['accessToken']}"},
-                      timeout=30) as client:
+    with bearer_client(server, tenant["accessToken"]) as client:
         yield client
 
 

@@ -19,7 +19,7 @@ from msgraph.generated.models.reference_update import ReferenceUpdate
 from msgraph.generated.models.user import User
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
-from tests.conftest import SCIM_APP_TEMPLATE, token_for
+from tests.conftest import SCIM_APP_TEMPLATE, bearer_client, token_for
 
 DEFAULT_ROLE = uuid.UUID("00000000-0000-0000-0000-000000000000")
 GRAPH = "https://graph.microsoft.com/v1.0"
@@ -505,7 +505,7 @@ def test_app_role_assignment_errors(http, scim_app):
 def test_other_tenants_objects_are_404(server, http):
     user, group = post_user(http, "amy"), post_group(http, "Mine")
     other = httpx.post(f"{server.url}/graphsync/tenants").json()
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {other['accessToken']}"}) as them:
+    with bearer_client(server, other["accessToken"]) as them:
         assert them.get(f"/v1.0/users/{user['id']}").status_code == 404
         assert them.get("/v1.0/users/amy@contoso.com").status_code == 404
         assert them.patch(f"/v1.0/users/{user['id']}", json={"jobTitle": "x"}).status_code == 404
@@ -523,8 +523,7 @@ def test_permissions_are_checked(server, http, tenant):
     user, group = post_user(http, "bea"), post_group(http, "Perms")
 
     def client(*roles):
-        return httpx.Client(base_url=server.url, headers={
-            "Authorization": f"Bearer {token_for(server, tenant['tenantId'], list(roles))}"})
+        return bearer_client(server, token_for(server, tenant["tenantId"], list(roles)))
 
     with client("User.Read.All") as reader:
         assert reader.get(f"/v1.0/users/{user['id']}").status_code == 200
