@@ -133,17 +133,41 @@ def scim_app(http) -> dict:
 
 
 class ScimServer:
-    """scim2-server (python-scim, PyPI) on 127.0.0.1 — a SCIM 2.0 service none of us wrote."""
+    """scim2-server (python-scim, PyPI) on 127.0.0.1 — a SCIM 2.0 service none of us wrote.
 
-    def __init__(self, token: str = "scim-test-token"):
+    Configured through its own options, it can also behave as other real services do:
+    ``max_page_size`` caps its pages (its ServiceProviderConfig announces the cap), and
+    ``unique_user_names=False`` lets it store two users with one userName (its User schema says
+    ``uniqueness: none``), so a client that creates a user twice leaves a visible duplicate."""
+
+    def __init__(self, token: str = "scim-test-token", *, max_page_size: int | None = None,
+                 unique_user_names: bool = True):
+        import json
         import subprocess
         import sys
+        import tempfile
         import time as _time
+        from importlib import resources
         self.token = token
         self.port = free_port()
+        options = []
+        self._files = tempfile.TemporaryDirectory(prefix="scim2-server-")
+        packaged = resources.files("scim2_server") / "resources"
+        if max_page_size is not None:
+            config = json.loads((packaged / "default-service-provider-config.json").read_text())
+            config["pagination"] = {"cursor": False, "index": True, "defaultPaginationMethod": "index",
+                                    "defaultPageSize": max_page_size, "maxPageSize": max_page_size}
+            options += ["--service-provider-config", self._write("config.json", config)]
+        if not unique_user_names:
+            schemas = json.loads((packaged / "default-schemas.json").read_text())
+            for schema in schemas:
+                for attribute in schema.get("attributes", []):
+                    if attribute.get("name") == "userName":
+                        attribute["uniqueness"] = "none"
+            options += ["--schema", self._write("schemas.json", schemas)]
         self.process = subprocess.Popen(
             [os.path.join(os.path.dirname(sys.executable), "scim2-server"), "--hostname", "127.0.0.1",
-             "--port", str(self.port), "--bearer-token", token],
+             "--port", str(self.port), "--bearer-token", token, *options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = _time.monotonic() + 30
         while True:
@@ -175,10 +199,18 @@ class ScimServer:
         hits = self.client.get(f"/{kind}", params={"filter": f'{attribute} eq "{value}"'}).json().get("Resources")
         return hits[0] if hits else None
 
+    def _write(self, name: str, document) -> str:
+        import json
+        path = os.path.join(self._files.name, name)
+        with open(path, "w") as file:
+            json.dump(document, file)
+        return path
+
     def stop(self) -> None:
         self.client.close()
         self.process.terminate()
         self.process.wait(timeout=10)
+        self._files.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ weeks in milliseconds, credential failures."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import httpx
@@ -76,9 +75,13 @@ class MemoryStore:
         self.escrow_rows: dict[tuple[str, str], Escrow] = {}
         self.logs: list[dict] = []
 
-    @contextlib.contextmanager
-    def transaction(self):
-        yield
+    def commit(self, *, links=(), dropped=(), cleared=(), escrows=(), logs=()):
+        self.save_links(links)
+        for object_type, sid in dropped:
+            self.drop_links(object_type, [sid])
+        self.clear_escrows(cleared)
+        self.save_escrows(escrows)
+        self.write_logs(logs)
 
     def links(self, object_type, source_ids):
         return {s: self.link_rows[(object_type, s)] for s in source_ids if (object_type, s) in self.link_rows}

@@ -1,18 +1,25 @@
 """The outbound SCIM 2.0 connector: an async httpx client with connection reuse, bounded
 concurrency and Entra's error taxonomy.
 
-* 429 honours ``Retry-After``; 5xx, timeouts and connection errors are transient and retried with
-  back-off inside the call, then raised as transient (the engine escrows the object);
-* other 4xx are permanent for that object (raised at once);
+* 429 honours ``Retry-After``; 5xx (but 501), timeouts and connection errors are transient and
+  retried with back-off inside the call, then raised as transient (the engine escrows the object);
+* other 4xx, and 501 Not Implemented, are permanent for that object (raised at once);
 * 401/403 are credential failures (the engine may quarantine the job).
+
+An error says the status and, from a SCIM error body only, its ``scimType`` and a short, cleaned
+``detail``: what a target answers is never echoed beyond that, so pointing a job at an internal URL
+reveals nothing of what lives there. Writes can be guarded (``before_write``): a cycle whose lease
+is no longer provably held raises there, before anything reaches the target.
 """
 from __future__ import annotations
 
 import asyncio
+import http
 import random
+import re
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
 
@@ -53,12 +60,31 @@ class RetryPolicy:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+SCIM_TYPES = frozenset({"invalidFilter", "tooMany", "uniqueness", "mutability", "invalidSyntax", "invalidPath",
+                        "noTarget", "invalidValue", "invalidVers", "sensitive"})  # RFC 7644 §3.12
+DETAIL_LIMIT = 200  # characters of a SCIM error's detail kept in messages and logs
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+@dataclass
+class ListingCheck:
+    """What a paged listing found wrong with the target's paging. A target that ignores
+    ``startIndex``, repeats objects or lists fewer than its ``totalResults`` gives an incomplete
+    listing: what is not in it may still exist in the target."""
+
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
 
 
 class ScimClient:
     def __init__(self, base_address: str, token: str | None, *, concurrency: int = 8, timeout: float = 30.0,
                  retry: RetryPolicy = RetryPolicy(), sleep: Sleep = asyncio.sleep,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 before_write: Callable[[], None] | None = None):
         headers = [("Accept", SCIM_JSON + ", application/json")]
         if token:
             headers.append(("Authorization", f"Bearer {token}"))
@@ -77,6 +103,7 @@ class ScimClient:
         self._retry = retry
         self._sleep = sleep
         self._bulk: _BulkCreates | None = None
+        self._before_write = before_write
         self.requests = 0
 
     async def aclose(self) -> None:
@@ -105,9 +132,15 @@ class ScimClient:
         body = await self._call("GET", f"/{resource}", params=params)
         return list((body or {}).get("Resources") or [])
 
-    async def list_all(self, resource: str, page_size: int = 200, *,
-                       excluded: str | None = None) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every resource, in pages (RFC 7644 §3.4.2.4 index paging)."""
+    async def list_all(self, resource: str, page_size: int = 200, *, excluded: str | None = None,
+                       check: ListingCheck | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every resource, in pages (RFC 7644 §3.4.2.4 index paging). The paging is not trusted:
+        ``check`` collects what was wrong with it (an answered ``startIndex`` other than the one
+        asked for, an object listed twice, fewer objects than ``totalResults``), and a page that
+        repeats an object ends the listing (a target ignoring ``startIndex`` would repeat its
+        first page forever)."""
+        check = check if check is not None else ListingCheck()
+        seen: set[str] = set()
         start = 1
         while True:
             params: dict[str, Any] = {"startIndex": start, "count": page_size}
@@ -115,11 +148,24 @@ class ScimClient:
                 params["excludedAttributes"] = excluded
             body = await self._call("GET", f"/{resource}", params=params) or {}
             page = list(body.get("Resources") or [])
+            answered = _integer(body.get("startIndex"))
+            if page and answered is not None and answered != start:
+                check.problems.append(f"asked for startIndex {start}, the target answered startIndex {answered}")
+            ids = [item.get("id") for item in page if isinstance(item, dict)]
+            if any(i in seen for i in ids):
+                check.problems.append(f"the page at startIndex {start} repeats objects of earlier pages")
+                return
+            seen.update(ids)
             if page:
                 yield page
-            total = int(body.get("totalResults") or 0)
+            total = _integer(body.get("totalResults"))
+            if total is None and page:
+                check.problems.append("the target's listing has no totalResults")
+                return
             start += len(page)
-            if not page or start > total:
+            if not page or start > (total or 0):
+                if len(seen) < (total or 0):
+                    check.problems.append(f"the target listed {len(seen)} of its {total} objects")
                 return
 
     async def get(self, resource: str, resource_id: str, *, excluded: str | None = None) -> dict[str, Any] | None:
@@ -187,6 +233,8 @@ class ScimClient:
             attempt += 1
             try:
                 async with self._gate:
+                    if method != "GET" and self._before_write is not None:
+                        self._before_write()  # may raise: nothing is sent
                     self.requests += 1
                     response = await self._send(httpx.Request(method, url, headers=headers, content=content,
                                                               extensions=self._timeout))
@@ -244,18 +292,45 @@ def _json(response: httpx.Response) -> Any:
                         code="SystemForCrossDomainIdentityManagementServiceIncompatible") from None
 
 
-def _error(method: str, path: str, response: httpx.Response) -> ScimError:
-    status = response.status_code
-    detail = ""
+def _integer(value: Any) -> int | None:
     try:
-        body = response.json()
-        detail = str(body.get("detail") or body.get("scimType") or "")
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _transient(status: int) -> bool:
+    """Worth retrying: throttling and server errors, but not 501 (the target will never do it)."""
+    return status == 429 or (status >= 500 and status != 501)
+
+
+def error_for(method: str, path: str, status: int, body: Any) -> ScimError:
+    """The error of a failed call, worded from its status and, when ``body`` is a SCIM error
+    (RFC 7644 §3.12: its ``status`` is the HTTP status), its scimType and a short detail."""
+    reason = f"HTTP {status}"
+    try:
+        reason += f" ({http.HTTPStatus(status).phrase})"
     except ValueError:
-        detail = response.text[:200]
+        pass
+    if isinstance(body, dict) and (ERROR_SCHEMA in (body.get("schemas") or [])
+                                   or str(body.get("status", "")).strip() == str(status)):
+        scim_type = body.get("scimType")
+        if scim_type in SCIM_TYPES:
+            reason += f" {scim_type}"
+        detail = _UNPRINTABLE.sub(" ", str(body.get("detail") or "")).strip()
+        if detail:
+            reason += ": " + (detail if len(detail) <= DETAIL_LIMIT else detail[:DETAIL_LIMIT - 1] + "…")
     code = _STATUS_CODES.get(status, "InternalServerError" if status >= 500 else "WebExceptionProtocolError")
-    message = f"{method} {path} answered HTTP {status}" + (f": {detail}" if detail else "")
-    return ScimError(message, status=status, code=code, transient=status >= 500 or status == 429,
+    return ScimError(f"{method} {path} answered {reason}", status=status, code=code, transient=_transient(status),
                      credentials=status in (401, 403))
+
+
+def _error(method: str, path: str, response: httpx.Response) -> ScimError:
+    try:
+        body = codec.loads(response.content) if response.content else None
+    except ValueError:
+        body = None
+    return error_for(method, path, response.status_code, body)
 
 
 def _retry_after(response: httpx.Response, fallback: float) -> float:
@@ -310,9 +385,9 @@ class _BulkCreates:
             if 200 <= status < 300 and location:
                 future.set_result({**body, "id": location.rstrip("/").rsplit("/", 1)[-1]})
                 continue
-            detail = (result.get("response") or {}).get("detail") or ""
-            code = _STATUS_CODES.get(status, "InternalServerError" if status >= 500 else "WebExceptionProtocolError")
-            future.set_exception(ScimError(
-                f"POST /{resource} (in /Bulk) answered HTTP {status or 'nothing'}" + (f": {detail}" if detail else ""),
-                status=status or None, code=code if status else "SystemForCrossDomainIdentityManagementServiceIncompatible",
-                transient=status >= 500 or status == 429, credentials=status in (401, 403)))
+            if not status:
+                future.set_exception(ScimError(
+                    f"POST /{resource} (in /Bulk) answered nothing",
+                    code="SystemForCrossDomainIdentityManagementServiceIncompatible"))
+            else:
+                future.set_exception(error_for("POST", f"/{resource} (in /Bulk)", status, result.get("response")))

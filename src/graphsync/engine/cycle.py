@@ -9,17 +9,20 @@ duplicates: an unlinked object is matched before it is created.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from graphsync import expressions
-from graphsync.connectors.scim import ScimClient, ScimError
+from graphsync.connectors.scim import ListingCheck, ScimClient, ScimError
 from graphsync.engine import logs, resource
 from graphsync.engine.mapping import ObjectRule, evaluate
 from graphsync.engine.ports import Escrow, Link, Source, StateStore
 from graphsync.engine.source_view import group_attributes, is_disabled_or_deleted, user_attributes
+
+log = logging.getLogger("graphsync.engine")
 
 PAGE_SIZE = 200
 STOP_CHECK_EVERY = 50  # objects started between two questions "was the job paused?" (a query)
@@ -76,6 +79,12 @@ class CredentialsRejected(Exception):
 class CycleInterrupted(Exception):
     """The job was paused (or deleted, or its lease was lost) while the cycle ran: the objects
     already under way finished and were linked; the others wait for the next cycle."""
+
+
+class LeaseLost(CycleInterrupted):
+    """The job's lease is no longer provably this process's (a renewal failed, or the process was
+    paused past its expiry): the cycle stops before its next write to the target or the store,
+    and saves nothing more; whoever holds the lease now carries on."""
 
 
 @dataclass
@@ -140,6 +149,7 @@ class Cycle:
         self.touched: dict[str, set[str]] = {"user": set(), "group": set()}
         self.result: CycleResult | None = None
         self._index: dict[str, dict[str, str]] = {}  # resource → "path\0value" → target id
+        self._index_complete: dict[str, bool] = {}  # resource → whether its listing can be trusted
         self._log_buffer: list[dict[str, Any]] = []
         self._slots: asyncio.Semaphore | None = None  # objects being processed at once
         self.captured: list[dict[str, Any]] | None = None  # log entries (expanded), for provisionOnDemand
@@ -222,13 +232,19 @@ class Cycle:
         index: dict[str, str] = {}
         paths = [m.target for m in rule.matching]
         excluded = "members" if rule.group else None
-        async for page in self.target.list_all(rule.resource, excluded=excluded):
+        check = ListingCheck()
+        async for page in self.target.list_all(rule.resource, excluded=excluded, check=check):
             for item in page:
                 for path in paths:
                     value = resource.read_value(item, path)
                     if isinstance(value, str) and item.get("id"):
                         index.setdefault(f"{path}\0{value.lower()}", item["id"])
         self._index[rule.resource] = index
+        self._index_complete[rule.resource] = check.complete
+        if not check.complete:
+            log.warning("job %s: the target's listing of /%s cannot be trusted (%s); objects not found in it are "
+                        "looked up with a filter before they are created", self.settings.job_id, rule.resource,
+                        "; ".join(check.problems))
 
     async def _incremental(self, watermark: int) -> None:
         affected: dict[str, set[str]] = {"user": set(), "group": set()}
@@ -311,12 +327,8 @@ class Cycle:
             if outcome.status == "success" and outcome.action in ("create", "update", "disable", "delete"):
                 self.result.exported += 1
             self._log(rule, sid, doc, outcome)
-        with self.store.transaction():
-            self.store.save_links(saved)
-            self.store.drop_links(object_type, dropped)
-            self.store.clear_escrows(succeeded)
-            self.store.save_escrows(failed)
-            self._flush_logs()
+        self.store.commit(links=saved, dropped=[(object_type, sid) for sid in dropped], cleared=succeeded,
+                          escrows=failed, logs=self._take_logs())
         self.result.escrowed += len(failed)
         if self._stop_seen:  # what was done is saved; the rest of the page waits for the next cycle
             raise CycleInterrupted()
@@ -346,16 +358,21 @@ class Cycle:
             return await self._decide_safely(rule, sid, doc, link)
 
     async def _decide_safely(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link | None):
+        """The object's outcome; a failure is logged with the action that was attempted."""
+        attempt: list[str] = ["create" if link is None else "update"]
         try:
-            return await self._decide(rule, sid, doc, link)
+            return await self._decide(rule, sid, doc, link, attempt)
         except ScimError as exc:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
-            return Outcome("other", "failure", link.target_id if link else None, str(exc), exc.code), link
+            return Outcome(attempt[0], "failure", link.target_id if link else None, str(exc), exc.code), link
         except expressions.EvaluationError as exc:
-            return Outcome("other", "failure", None, f"An attribute mapping failed: {exc}", "MappingError"), link
+            return Outcome(attempt[0], "failure", link.target_id if link else None,
+                           f"An attribute mapping failed: {exc}", "MappingError"), link
 
-    async def _decide(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link | None):
+    async def _decide(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link | None,
+                      attempt: list[str]):
+        """``attempt[0]`` is set to the action under way, for the log entry of a failure."""
         object_type = _object_type(rule)
         if doc is None:  # hard-deleted in the source
             if link is None:
@@ -365,6 +382,7 @@ class Cycle:
                 return Outcome("other", "skipped", link.target_id, "Deletes are not enabled for this mapping."), link
             if held := self._hold(rule, sid, doc, link):
                 return held
+            attempt[0] = "delete"
             await self.target.delete(rule.resource, link.target_id)
             return Outcome("delete", "success", link.target_id), link
         removed = is_disabled_or_deleted(object_type, doc)
@@ -372,6 +390,7 @@ class Cycle:
         attributes = self._attributes(object_type, doc, soft_deleted=removed or not entitled)
         in_filter = expressions.scope_matches(rule.scope, attributes) if rule.scope else True
         if not entitled or not in_filter or removed:
+            attempt[0] = "disable" if rule.soft_delete_supported else "delete"
             return await self._deprovision(rule, sid, attributes, link, removed,
                                            "not assigned to the application" if not entitled
                                            else "outside the scoping filter" if not in_filter
@@ -455,13 +474,9 @@ class Cycle:
         return Outcome("update", "success", link.target_id, modified=modified), link
 
     async def _create_or_match(self, rule: ObjectRule, sid: str, attributes: dict):
-        object_type = _object_type(rule)
         found = await self._match(rule, attributes)
         if found is not None:
-            exported = {path: resource.read_value(found, path) for path in (a.target for a in rule.attributes)}
-            exported = {k: v for k, v in exported.items() if v is not None and not _is_reference(rule, k)}
-            link = Link(object_type, sid, found["id"], exported)
-            outcome, link = await self._update(rule, attributes, link)
+            outcome, link = await self._adopt(rule, sid, attributes, found)
             if outcome.action == "other":
                 outcome.reason = "Matched an existing object in the target; it already has the mapped values."
             return outcome, link
@@ -474,17 +489,28 @@ class Cycle:
         except ScimError as exc:
             if exc.status != 409:
                 raise
+            # it exists after all (created meanwhile, or missed by matching): update what differs
             found = await self._match(rule, attributes, use_index=False)
             if found is None:
                 raise
-            link = Link(object_type, sid, found["id"], {})
-            return await self._update(rule, attributes, link)
+            return await self._adopt(rule, sid, attributes, found)
         modified = {k: (None, v) for k, v in evaluated.shown.items()}
         return Outcome("create", "success", created["id"], modified=modified), \
-            Link(object_type, sid, created["id"], dict(evaluated.values))
+            Link(_object_type(rule), sid, created["id"], dict(evaluated.values))
+
+    async def _adopt(self, rule: ObjectRule, sid: str, attributes: dict, found: dict):
+        """Link a source object to an object found in the target, and update only what differs
+        from the found object's current values (a multi-valued ``add`` of a value it already has
+        would append a second work email)."""
+        exported = {path: resource.read_value(found, path, lenient=True) for path in (a.target for a in rule.attributes)}
+        exported = {k: v for k, v in exported.items() if v is not None and not _is_reference(rule, k)}
+        return await self._update(rule, attributes, Link(_object_type(rule), sid, found["id"], exported))
 
     async def _match(self, rule: ObjectRule, attributes: dict, use_index: bool = True) -> dict | None:
+        """The target object this source object matches: from the cycle's index of the target, or
+        with a filter query (no index, or a listing that cannot be trusted and missed it)."""
         index = self._index.get(rule.resource) if use_index else None
+        trusted = self._index_complete.get(rule.resource, False)
         for matching in rule.matching:
             value = expressions.unwrap(expressions.evaluate(matching.source, attributes, self.context)) \
                 if matching.source else None
@@ -497,7 +523,8 @@ class Cycle:
                                                   excluded="members" if rule.group else None)
                     if found is not None:  # else it was deleted since the listing
                         return found
-                continue
+                if trusted:
+                    continue
             escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
             hits = await self.target.search(rule.resource, f'{matching.target} eq "{escaped}"',
                                             excluded="members" if rule.group else None)
@@ -530,10 +557,9 @@ class Cycle:
         updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid), targets)
                                          for sid in chunk if sid in links))
         failed = [failure for _, failure in updated if failure is not None]
-        with self.store.transaction():
-            self.store.save_links([link for link, _ in updated if link is not None])
-            self.store.save_escrows(failed)  # a failed reference is retried like any object
-            self._flush_logs()
+        self.store.commit(links=[link for link, _ in updated if link is not None],
+                          escrows=failed,  # a failed reference is retried like any object
+                          logs=self._take_logs())
         self.result.escrowed += len(failed)
 
     def _reference_pages(self, rule: ObjectRule):
@@ -621,10 +647,13 @@ class Cycle:
         if self.captured is not None:
             self.captured.append(logs.expand(record))
 
+    def _take_logs(self) -> list[dict[str, Any]]:
+        taken, self._log_buffer = self._log_buffer, []
+        return taken
+
     def _flush_logs(self) -> None:
         if self._log_buffer:
-            self.store.write_logs(self._log_buffer)
-            self._log_buffer = []
+            self.store.write_logs(self._take_logs())
 
 
 def _object_type(rule: ObjectRule) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ContextManager, Protocol
+from typing import Any, Protocol
 
 ObjectType = str  # "user" | "group"
 
@@ -65,8 +65,11 @@ class Escrow:
 
 
 class StateStore(Protocol):
-    def transaction(self) -> ContextManager[None]:
-        """The calls made inside commit together (or not at all)."""
+    def commit(self, *, links: list[Link] = (), dropped: list[tuple[ObjectType, str]] = (),
+               cleared: list[tuple[ObjectType, str]] = (), escrows: list[Escrow] = (),
+               logs: list[dict[str, Any]] = ()) -> None:
+        """A page's outcome, all or nothing: links saved and dropped, escrows cleared (by key) and
+        saved, log entries written."""
         ...
 
     def links(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, Link]: ...

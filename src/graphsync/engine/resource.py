@@ -83,8 +83,11 @@ def build_resource(attributes: dict[str, Any], *, group: bool) -> dict[str, Any]
     return body
 
 
-def read_value(resource: dict[str, Any], text: str) -> Any:
-    """The value a SCIM resource holds at a target path (None when absent)."""
+def read_value(resource: dict[str, Any], text: str, *, lenient: bool = False) -> Any:
+    """The value a SCIM resource holds at a target path (None when absent). ``lenient``: for a
+    resource read back from a target, an element of a multi-valued attribute that lacks the
+    selector's key altogether (targets that drop ``type`` on emails) stands for the selected one
+    — the primary such element, else the first."""
     path = parse_path(text)
     container: Any = resource.get(path.urn, {}) if path.urn else resource
     if not isinstance(container, dict):
@@ -92,7 +95,12 @@ def read_value(resource: dict[str, Any], text: str) -> Any:
     value = container.get(path.attribute)
     if path.selector:
         key, raw = path.selector
-        element = next((e for e in value or [] if isinstance(e, dict) and e.get(key) == _selector_value(raw)), None)
+        elements = [e for e in value or [] if isinstance(e, dict)] if isinstance(value, list) else []
+        element = next((e for e in elements if e.get(key) == _selector_value(raw)), None)
+        if element is None and lenient:
+            untyped = [e for e in elements if key not in e]
+            element = next((e for e in untyped if e.get("primary") in (True, "True", "true")),
+                           untyped[0] if untyped else None)
         return None if element is None else element.get(path.sub or "value")
     if path.sub:
         return value.get(path.sub) if isinstance(value, dict) else None

@@ -40,16 +40,18 @@ from datetime import timedelta
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from graphsync import expressions
 from graphsync.engine import inbound as engine
+from graphsync.engine.cycle import LeaseLost
 from graphsync.errors import BadRequest, GraphError, not_found
 from graphsync.models import NEVER, format_datetime
 from graphsync.services import applications, audit, directory, leases, synchronization
 from graphsync.services.context import Context
 from graphsync.services.synchronization import Owner
 from graphsync.services.tenants import get_tenant
-from graphsync.store.db import among
+from graphsync.store.db import among, is_transient
 from graphsync.store.engine_tables import provisioning_logs
 from graphsync.store.inbound_tables import inbound_links, inbound_records, inbound_references
 from graphsync.store.tables import directory_users, sync_jobs
@@ -162,23 +164,39 @@ def process_due(runtime, should_stop: Callable[[], bool] = lambda: False, budget
         with leases.held(runtime, ref.tenant_id, ref.job_id) as lease:
             if lease is None:
                 continue
-            more = process_job(runtime, ref, deadline, lambda: should_stop() or not lease.check()) or more
+            try:
+                more = process_job(runtime, ref, deadline, lambda: should_stop() or not lease.check(),
+                                   fence=lease.fence) or more
+            except LeaseLost:
+                log.warning("inbound job %s: its lease was lost; whoever holds it now applies its records", ref.job_id)
+                more = True
     _maybe_purge(runtime)
     return more
 
 
 def process_job(runtime, ref: JobRef, deadline: float | None = None,
-                should_stop: Callable[[], bool] = lambda: False) -> bool:
-    """Process the job's staged records until none are left (or the deadline); True if some remain."""
+                should_stop: Callable[[], bool] = lambda: False,
+                fence: Callable[[Any], None] | None = None) -> bool:
+    """Process the job's staged records until none are left (or the deadline); True if some
+    remain. ``fence`` (the job's lease) is checked in every batch's transaction: a batch of a
+    process that lost the lease is rolled back (``LeaseLost``), never applied twice."""
     _acknowledge(runtime, ref)
     while True:
         if should_stop() or (deadline is not None and time.monotonic() > deadline):
             return True
         try:
-            count = _batch(runtime, ref, BATCH_SIZE)
+            count = _batch(runtime, ref, BATCH_SIZE, fence=fence)
+        except LeaseLost:
+            raise
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            # the database, not a record, failed: the records wait (no attempt is counted against them)
+            log.warning("an inbound batch of job %s met a transient database error; trying again soon", ref.job_id)
+            return True
         except Exception:
             log.exception("an inbound batch of job %s failed; processing its records one by one", ref.job_id)
-            count = _isolate(runtime, ref)
+            count = _isolate(runtime, ref, fence)
         runtime.db.grew(count)
         if count == 0:
             return False
@@ -258,14 +276,18 @@ def _cycle_collection_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _batch(runtime, ref: JobRef, limit: int, only_seq: int | None = None) -> int:
+def _batch(runtime, ref: JobRef, limit: int, only_seq: int | None = None,
+           fence: Callable[[Any], None] | None = None) -> int:
     """Apply up to ``limit`` staged records of the job in one transaction; returns how many."""
     with _cycle_collection_paused():  # re-enabled once the batch's objects are freed, on return
-        return _batch_transaction(runtime, ref, limit, only_seq)
+        return _batch_transaction(runtime, ref, limit, only_seq, fence)
 
 
-def _batch_transaction(runtime, ref: JobRef, limit: int, only_seq: int | None) -> int:
+def _batch_transaction(runtime, ref: JobRef, limit: int, only_seq: int | None,
+                       fence: Callable[[Any], None] | None) -> int:
     with runtime.unit(ref.tenant_id) as ctx:
+        if fence is not None:
+            fence(ctx.conn)
         row = _lock_job(ctx, ref)
         if row is None or row.doc["schedule"]["state"] != "Active":
             return 0
@@ -754,7 +776,7 @@ def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
                          .values(status=FAILED, processed_at=now, error=bindparam("e")), failed)
 
 
-def _isolate(runtime, ref: JobRef) -> int:
+def _isolate(runtime, ref: JobRef, fence: Callable[[Any], None] | None = None) -> int:
     """After a batch failed unexpectedly: its records one per transaction, in order, so the good
     ones before a bad record are applied. A record that fails is tried again (with those after it)
     in the next round and given up after MAX_ATTEMPTS tries; the job's applied_seq never passes a
@@ -766,7 +788,9 @@ def _isolate(runtime, ref: JobRef) -> int:
     count = 0
     for seq in seqs:
         try:
-            count += _batch(runtime, ref, 1, only_seq=seq)
+            count += _batch(runtime, ref, 1, only_seq=seq, fence=fence)
+        except LeaseLost:
+            raise
         except Exception as exc:
             log.exception("inbound record %s of job %s failed", seq, ref.job_id)
             given_up = _attempt_failed(runtime, ref, seq, exc)

@@ -14,10 +14,12 @@ from typing import Any, Callable
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from graphsync import expressions
 from graphsync.connectors.scim import ScimClient, ScimError
-from graphsync.engine.cycle import CredentialsRejected, Cycle, CycleInterrupted, CycleResult, CycleSettings
+from graphsync.engine.cycle import (CredentialsRejected, Cycle, CycleInterrupted, CycleResult, CycleSettings,
+                                    LeaseLost)
 from graphsync.engine.logs import on_demand_result
 from graphsync.engine.mapping import compile_schema
 from graphsync.errors import BadRequest, TooManyRequests, not_found
@@ -26,6 +28,7 @@ from graphsync.services import applications, audit, leases, synchronization
 from graphsync.services.directory_source import DirectorySource
 from graphsync.services.engine_store import DatabaseStateStore
 from graphsync.services.tenants import get_tenant
+from graphsync.store.db import is_transient, retry_transient
 from graphsync.store.tables import sync_jobs
 
 log = logging.getLogger("graphsync.engine")
@@ -122,14 +125,16 @@ class Prepared:
     source: DirectorySource
     ref: JobRef
 
-    def target(self, transport: httpx.AsyncBaseTransport | None = None) -> ScimClient:
+    def target(self, transport: httpx.AsyncBaseTransport | None = None, *,
+               lease: leases.Lease | None = None) -> ScimClient:
+        """The job's SCIM client; with a ``lease``, no write leaves unless the lease is provably held."""
         if not self.secrets.get("BaseAddress"):
             raise CredentialsRejected("The job has no BaseAddress secret: set the SCIM endpoint with PUT "
                                       ".../synchronization/secrets.")
         concurrency = max(1, min(64, int(_setting(self.doc, SETTING_CONCURRENCY, "8"))))
         timeout = max(0.5, float(_setting(self.doc, SETTING_TIMEOUT, "30")))
         return ScimClient(self.secrets["BaseAddress"], self.secrets.get("SecretToken"), concurrency=concurrency,
-                          timeout=timeout, transport=transport)
+                          timeout=timeout, transport=transport, before_write=lease.guard if lease else None)
 
     def cycle(self, runtime, target: ScimClient, *, stoppable: bool = True,
               interrupt: Callable[[], bool] | None = None) -> Cycle:
@@ -149,7 +154,8 @@ class Prepared:
                          runtime, self.ref, self.store, done, total)) if stoppable else None)
 
 
-def prepare(runtime, ref: JobRef) -> Prepared | None:
+def prepare(runtime, ref: JobRef, lease: leases.Lease | None = None) -> Prepared | None:
+    """What a run of the job needs; with a ``lease``, its store writes are fenced by it."""
     with runtime.unit(ref.tenant_id) as ctx:
         row = ctx.conn.execute(select(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
                                                        sync_jobs.c.owner_id == ref.owner_id,
@@ -170,7 +176,8 @@ def prepare(runtime, ref: JobRef) -> Prepared | None:
         dialect="entra" if _setting(doc, SETTING_DIALECT, "rfc7644").lower() == "entra" else "rfc7644")
     context = expressions.EvaluationContext(clock=runtime.clock.now,
                                             default_domain=tenant.default_domain if tenant else None)
-    store = DatabaseStateStore(lambda: runtime.unit(ref.tenant_id), ref.tenant_id, ref.job_id)
+    store = DatabaseStateStore(lambda: runtime.unit(ref.tenant_id), ref.tenant_id, ref.job_id,
+                               fence=lease.fence if lease else None)
     source = DirectorySource(lambda: runtime.unit(ref.tenant_id, read_only=True), ref.owner_id)
     return Prepared(doc, schema, state, secrets, settings, context, store, source, ref)
 
@@ -195,9 +202,13 @@ def _at_most_every(seconds: float, update: Callable[[int, int], None],
 
 def _progress(runtime, ref: JobRef, store: DatabaseStateStore, done: int, total: int) -> None:
     """While a cycle runs, the job shows how far it is and how many objects are linked."""
-    counts = store.count_links()
+    try:
+        counts = store.count_links()
+    except DBAPIError:  # progress is worth no failed cycle; the next page tries again
+        log.warning("the progress of job %s was not written", ref.job_id, exc_info=True)
+        return
     now = runtime.clock.now()
-    with runtime.unit(ref.tenant_id) as ctx:
+    with store.transaction() as ctx:  # fenced: a former lease holder writes no progress
         row = ctx.conn.execute(select(sync_jobs.c.doc).where(
             sync_jobs.c.tenant_id == ref.tenant_id, sync_jobs.c.owner_id == ref.owner_id,
             sync_jobs.c.id == ref.job_id).with_for_update()).first()
@@ -216,6 +227,7 @@ def _entry_counts(counts: dict[str, int]) -> list[dict[str, Any]]:
     return [{"key": f"{kind} to {kind.capitalize()}", "value": n} for kind, n in sorted(counts.items())]
 
 
+@retry_transient
 def _still_active(runtime, ref: JobRef) -> bool:
     """Asked by a running cycle at every page and every few objects: pause (or delete) stops it."""
     with runtime.db.transaction() as conn:
@@ -229,17 +241,13 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
               lease: leases.Lease | None = None,
               should_stop: Callable[[], bool] | None = None) -> CycleResult | None:
     """Run one cycle of a job now, in the calling thread (which must not run an event loop).
-    With a ``lease``, the lease is renewed at every page and a lost lease ends the cycle there."""
-    prepared = prepare(runtime, ref)
+    With a ``lease``, the lease is renewed at every page, a lost lease ends the cycle there, no
+    write reaches the target unless the lease is provably held, and the store's writes are fenced
+    by it."""
+    prepared = prepare(runtime, ref, lease)
     if prepared is None:
         return None
     state, store = prepared.state, prepared.store
-    resets = set(state.get("resets") or [])
-    if "ConnectorDataStore" in resets:
-        store.clear_all()
-    elif "Escrows" in resets:
-        store.clear_all_escrows()
-    initial = bool(state.get("initialCyclePending", True)) or "watermark" not in state
     began = runtime.clock.now()
     result: CycleResult | None = None
     error: dict[str, Any] | None = None
@@ -248,8 +256,15 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
     def interrupt() -> bool:
         return (should_stop is not None and should_stop()) or (lease is not None and not lease.check())
     try:
+        resets = set(state.get("resets") or [])
+        if "ConnectorDataStore" in resets:
+            store.clear_all()
+        elif "Escrows" in resets:
+            store.clear_all_escrows()
+        initial = bool(state.get("initialCyclePending", True)) or "watermark" not in state
+
         async def go() -> CycleResult:
-            async with prepared.target(transport) as target:
+            async with prepared.target(transport, lease=lease) as target:
                 bulk = int(_setting(prepared.doc, SETTING_BULK, "0"))
                 if bulk > 1:
                     await target.enable_bulk(bulk)
@@ -262,6 +277,9 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
                      "message": f"{result.held_deletes} deletions exceed the accidental-deletion threshold; restart "
                                 "the job with resetScope ForceDeletes to process them."}
             quarantine_reason = "TooManyDeletes"
+    except LeaseLost:
+        log.warning("cycle of job %s stopped: its lease was lost; whoever holds it now carries on", ref.job_id)
+        return None  # nothing more is written: the job's state is the new holder's
     except CycleInterrupted:
         return None  # paused or deleted: what was exported is linked; the watermark stays
     except CredentialsRejected as exc:
@@ -269,12 +287,25 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
         quarantine_reason = "EncounteredQuarantineException"
     except (ScimError, httpx.HTTPError, OSError) as exc:
         error = {"code": getattr(exc, "code", "TargetUnavailable"), "message": str(exc), "tenantActionable": False}
+    except DBAPIError as exc:
+        log.warning("cycle of job %s failed on a database error", ref.job_id, exc_info=True)
+        error = {"code": STORE_UNAVAILABLE if is_transient(exc) else "InternalError", "tenantActionable": False,
+                 "message": f"The cycle failed on a database error ({exc.__class__.__name__}); it resumes "
+                            "where it stopped."}
     except Exception as exc:  # a bug must not kill the scheduler; it is reported on the job
         log.exception("cycle of job %s failed", ref.job_id)
         error = {"code": "InternalError", "message": f"The cycle failed: {exc.__class__.__name__}",
                  "tenantActionable": False}
-    _record(runtime, ref, result, error, quarantine_reason, began, store, state.get("generation", 0))
+    try:
+        _record(runtime, ref, result, error, quarantine_reason, began, store, state.get("generation", 0))
+    except LeaseLost:
+        log.warning("cycle of job %s: its lease was lost before its outcome was recorded", ref.job_id)
+        return None
     return result
+
+
+STORE_UNAVAILABLE = "StoreUnavailable"  # a cycle that failed on a transient database error
+STORE_RETRY_FIRST = timedelta(seconds=2)  # … runs again after 2 s, then 4, 8 … up to its interval
 
 
 def _execution(result: CycleResult | None, error: dict | None, began: datetime, ended: datetime) -> dict[str, Any]:
@@ -329,13 +360,14 @@ def _quarantine(doc: dict, reason: str, error: dict, now: datetime) -> None:
         schedule["interval"] = TIMESPAN_MAX
 
 
+@retry_transient
 def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None, quarantine_reason: str | None,
             began: datetime, store: DatabaseStateStore, generation: int) -> None:
     """The job's status and state after a cycle (reference §6.9)."""
     now = runtime.clock.now()
     counts = store.count_links() if result else {}
     escrowed = store.count_escrows() if result else 0
-    with runtime.unit(ref.tenant_id) as ctx:
+    with store.transaction() as ctx:  # fenced: only the lease's holder records the cycle
         row = ctx.conn.execute(select(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
                                                        sync_jobs.c.owner_id == ref.owner_id,
                                                        sync_jobs.c.id == ref.job_id).with_for_update()).first()
@@ -379,6 +411,9 @@ def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None
         interval = parse_duration(doc["schedule"]["interval"])
         if status["code"] == "Quarantine":
             interval = max(interval, timedelta(days=1))  # quarantined jobs cycle at most daily
+        elif error and error["code"] == STORE_UNAVAILABLE:  # the cycle resumes as soon as the database answers
+            failures = max(1, status["countSuccessiveCompleteFailures"])
+            interval = min(interval, STORE_RETRY_FIRST * 2 ** min(failures - 1, 16))
         # a job that is not active (never started, paused, disabled) has no next run
         state["nextRunAt"] = (now + interval).isoformat() if interval < timedelta(days=36500) else None
         ctx.conn.execute(update(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,

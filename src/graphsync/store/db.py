@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +17,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, ColumnElement, String, any_, bindparam, create_engine, event, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import NullType
 
@@ -35,6 +38,38 @@ ANALYZE_AFTER_ROWS = 5000  # PostgreSQL: rows a bulk writer adds before the firs
 # the tables bulk writers grow and look rows up in by key (provisioning logs are only appended)
 ANALYZED_TABLES = ("directory_users", "directory_changes", "inbound_links", "inbound_records", "inbound_references")
 CHECKPOINT_SECONDS = 0.5  # SQLite: how often the checkpointer moves the write-ahead log into the file
+
+
+# Waits between the tries of a unit of work that met a transient database error (a connection
+# dropped or terminated, a server restarting): about 20 s in all, then the error is raised.
+TRANSIENT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that a new try on a new connection may not meet again."""
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)))
+
+
+def retry_transient(method):
+    """Run a method (or function) that is one unit of work again after a transient database
+    error, with back-off (its transaction was rolled back, so it starts over on a new
+    connection). A method called inside a transaction its object has open (``self._open``) is not
+    retried on its own: the transaction is, as a whole."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if getattr(self, "_open", None) is not None:
+            return method(self, *args, **kwargs)
+        for delay in (*TRANSIENT_DELAYS, None):
+            try:
+                return method(self, *args, **kwargs)
+            except DBAPIError as exc:
+                if delay is None or not is_transient(exc):
+                    raise
+                log.warning("%s met a transient database error (%s); trying again in %.2f s",
+                            method.__qualname__, exc.__class__.__name__, delay)
+                time.sleep(delay)
+    return call
 
 
 class Database:

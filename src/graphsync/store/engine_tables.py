@@ -2,7 +2,7 @@
 provisioning logs."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Table, Text
 
 from graphsync.store.tables import Document, Time, metadata
 
@@ -55,4 +55,5 @@ job_leases = Table(
     Column("holder", String(200), nullable=False),  # host:pid:claim — unique per claim
     Column("acquired_at", Time, nullable=False),
     Column("expires_at", Time, nullable=False),
+    Column("generation", BigInteger, nullable=False, server_default="0"),  # one more at every claim: the fence
 )
