@@ -5,7 +5,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MEMORY_URL = "memory"
@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
     log_level: str = "info"
+    target_networks_allowed: str = Field(default="", description="SCIM targets only in these networks (CIDRs, "
+                                                                   "comma-separated); empty = anywhere.")
+    target_networks_denied: str = Field(default="", description="SCIM targets never in these networks (CIDRs, "
+                                                                  "comma-separated), e.g. 169.254.0.0/16.")
+
+    @field_validator("target_networks_allowed", "target_networks_denied")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from graphsync.connectors.target_policy import parse_networks
+        parse_networks(value)  # a typo stops the start, not a cycle
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

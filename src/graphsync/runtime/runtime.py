@@ -8,6 +8,7 @@ from typing import Iterator
 
 from graphsync.clock import Clock, SystemClock
 from graphsync.config import Settings
+from graphsync.connectors.target_policy import TargetPolicy
 from graphsync.crypto import Cipher, load_key
 from graphsync.services import tenants
 from graphsync.services.context import Context
@@ -23,6 +24,7 @@ class Runtime:
         self.cipher = Cipher(load_key(settings.secret_key, settings.data_dir, ephemeral=settings.in_memory))
         self.tokens: TokenService | None = None
         self.scheduler = None
+        self.target_policy = TargetPolicy.from_settings(settings)  # where SCIM targets may be
 
     def start(self) -> Runtime:
         """Migrate, make sure the default tenant and its admin client exist, load the signing key."""

@@ -7,6 +7,7 @@ The engine reads ``state`` (never rendered) to know what to do next.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from graphsync.connectors.scim import RetryPolicy, ScimClient, ScimError
+from graphsync.connectors.target_policy import TargetNotAllowed, TargetPolicy
 from graphsync.errors import BadRequest, not_found
 from graphsync.models import (NEVER, TIMESPAN_MAX, JobCreate, JobUpdate, KeyValuePair, RestartBody,
                               SynchronizationSchema, ValidateCredentialsBody, format_duration, parse_duration)
@@ -235,8 +237,13 @@ def credentials_for_validation(ctx: Context, owner: Owner, job_id: str | None,
     return credentials
 
 
-async def check_credentials(credentials: dict[str, str]) -> None:
-    """Entra's "Test connection": the target must answer a filtered /Users query with 200."""
+async def check_credentials(credentials: dict[str, str], policy: TargetPolicy = TargetPolicy()) -> None:
+    """Entra's "Test connection": the target must answer a filtered /Users query with 200. What
+    the target answered is not echoed beyond its status and a SCIM error's short reason."""
+    try:
+        await asyncio.to_thread(policy.check, credentials["BaseAddress"])
+    except TargetNotAllowed as exc:
+        raise BadRequest(f"Validating the credentials failed: {exc}", code="CredentialsValidationFailed") from None
     async with ScimClient(credentials["BaseAddress"], credentials.get("SecretToken"), concurrency=1, timeout=15,
                           retry=RetryPolicy(attempts=2, base_delay=0.2)) as client:
         try:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from graphsync import expressions
 from graphsync.connectors.scim import ScimClient, ScimError
+from graphsync.connectors.target_policy import TargetNotAllowed, TargetPolicy
 from graphsync.engine.cycle import (CredentialsRejected, Cycle, CycleInterrupted, CycleResult, CycleSettings,
                                     LeaseLost)
 from graphsync.engine.logs import on_demand_result
@@ -124,6 +125,7 @@ class Prepared:
     store: DatabaseStateStore
     source: DirectorySource
     ref: JobRef
+    policy: TargetPolicy = TargetPolicy()
 
     def target(self, transport: httpx.AsyncBaseTransport | None = None, *,
                lease: leases.Lease | None = None) -> ScimClient:
@@ -131,6 +133,10 @@ class Prepared:
         if not self.secrets.get("BaseAddress"):
             raise CredentialsRejected("The job has no BaseAddress secret: set the SCIM endpoint with PUT "
                                       ".../synchronization/secrets.")
+        try:
+            self.policy.check(self.secrets["BaseAddress"])
+        except TargetNotAllowed as exc:
+            raise CredentialsRejected(str(exc)) from None
         concurrency = max(1, min(64, int(_setting(self.doc, SETTING_CONCURRENCY, "8"))))
         timeout = max(0.5, float(_setting(self.doc, SETTING_TIMEOUT, "30")))
         return ScimClient(self.secrets["BaseAddress"], self.secrets.get("SecretToken"), concurrency=concurrency,
@@ -179,7 +185,7 @@ def prepare(runtime, ref: JobRef, lease: leases.Lease | None = None) -> Prepared
     store = DatabaseStateStore(lambda: runtime.unit(ref.tenant_id), ref.tenant_id, ref.job_id,
                                fence=lease.fence if lease else None)
     source = DirectorySource(lambda: runtime.unit(ref.tenant_id, read_only=True), ref.owner_id)
-    return Prepared(doc, schema, state, secrets, settings, context, store, source, ref)
+    return Prepared(doc, schema, state, secrets, settings, context, store, source, ref, runtime.target_policy)
 
 
 PROGRESS_SECONDS = 1.0  # how often a running cycle writes its progress to the job

@@ -104,8 +104,15 @@ def validate_secret(pair: SecretPair) -> None:
         raise BadRequest("'None' is not a valid secret key.")
 
 
+TOKEN_KEYS = ("SecretToken",)  # credentials that go to BaseAddress with every request
+
+
 def merge_secrets(ctx: Context, owner: Owner, pairs: list[SecretPair], *, replace: bool = False) -> None:
-    """Merge by key (``""`` deletes, ``"*"`` keeps); with ``replace`` keys not sent are removed."""
+    """Merge by key (``""`` deletes, ``"*"`` keeps); with ``replace`` keys not sent are removed.
+
+    A new BaseAddress drops the saved SecretToken unless the same request sends one: nobody can
+    read a saved token back, so pointing the job at another address must not be a way to have it
+    sent there."""
     for pair in pairs:
         validate_secret(pair)
     keys = [p.key for p in pairs]
@@ -114,6 +121,12 @@ def merge_secrets(ctx: Context, owner: Owner, pairs: list[SecretPair], *, replac
         raise BadRequest(f"The secret key(s) {', '.join(sorted(duplicates))} appear more than once.")
     existing = {r.key: r for r in ctx.conn.execute(select(sync_secrets).where(
         sync_secrets.c.tenant_id == ctx.tenant_id, sync_secrets.c.owner_id == owner.id))}
+    sent = {p.key: p.value for p in pairs}
+    if sent.get("BaseAddress") not in (None, "", MASK) and "BaseAddress" in existing and ctx.cipher.decrypt(
+            existing["BaseAddress"].value, _aad(ctx, owner, "BaseAddress")) != sent["BaseAddress"]:
+        dropped = [key for key in TOKEN_KEYS if sent.get(key) in (None, MASK)]
+        pairs = [p for p in pairs if p.key not in dropped] + [SecretPair(key=key, value="") for key in dropped]
+        keys = [p.key for p in pairs]
     for pair in pairs:
         if pair.value == MASK and pair.key not in existing:
             raise BadRequest(f"The secret '{pair.key}' has no stored value to keep; send its real value.")

@@ -115,7 +115,7 @@ def build(root: str) -> APIRouter:
         body = await read_json(request, ValidateCredentialsBody, limit(request))
         credentials = await call_owned(request, principal, root, owner_id, jobs.credentials_for_validation, None,
                                        body)
-        await jobs.check_credentials(credentials)
+        await jobs.check_credentials(credentials, request.app.state.runtime.target_policy)
         return no_content()
 
     @router.get("/jobs/{job_id}")
@@ -158,7 +158,7 @@ def build(root: str) -> APIRouter:
         body = await read_json(request, ValidateCredentialsBody, limit(request))
         credentials = await call_owned(request, principal, root, owner_id, jobs.credentials_for_validation, job_id,
                                        body)
-        await jobs.check_credentials(credentials)
+        await jobs.check_credentials(credentials, request.app.state.runtime.target_policy)
         return no_content()
 
     @router.post("/jobs/{job_id}/provisionOnDemand")
