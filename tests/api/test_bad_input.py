@@ -424,6 +424,38 @@ def test_bad_query_option_on_directory_objects_is_400(http, path):
         check_graph_error(http.get(path, params=params), 400)
 
 
+FILTERED = [("/v1.0/users", "displayName eq '{i}'", " or "), ("/v1.0/groups", "displayName eq '{i}'", " or "),
+            ("/v1.0/users/$count", "displayName eq '{i}'", " or "),
+            ("/v1.0/servicePrincipals", "appId eq '{i}'", " or "), ("/v1.0/applications", "appId eq '{i}'", " or "),
+            ("/v1.0/applicationTemplates", "displayName eq '{i}'", " or "),
+            ("/v1.0/users", "startswith(displayName,'{i}')", " and "),
+            ("/v1.0/auditLogs/provisioning", "jobId ne '{i}'", " and "),
+            ("/beta/auditLogs/provisioning", "cycleId ne '{i}'", " and ")]
+
+
+@pytest.mark.parametrize("path, term, joiner", FILTERED, ids=lambda v: v.strip() if isinstance(v, str) else "")
+def test_filter_with_too_many_terms_is_400_naming_the_limit(http, path, term, joiner):
+    """1,000 'or' terms were a 500 (SQLite refuses expression trees deeper than 1,000); a client
+    splitting a list of ids into one query learns the limit instead."""
+    def terms(count: int) -> str:
+        return joiner.join(term.format(i=f"x{i}") for i in range(count))
+
+    headers = {"ConsistencyLevel": "eventual"}
+    assert http.get(path, params={"$filter": terms(100)}, headers=headers).status_code == 200
+    for count in (101, 1000):
+        error = check_graph_error(http.get(path, params={"$filter": terms(count)}, headers=headers), 400,
+                                  "Request_UnsupportedQuery")
+        assert "at most 100" in error["message"], error
+
+
+@pytest.mark.parametrize("path", ["/v1.0/users", "/v1.0/servicePrincipals", "/v1.0/auditLogs/provisioning"])
+@pytest.mark.parametrize("expression", ["(" * 5000 + "displayName eq 'x'" + ")" * 5000,
+                                        "((displayName eq 'x') or (displayName eq 'y'))",
+                                        "jobId eq 'a\x00b'"], ids=["deep", "parentheses", "nul"])
+def test_filter_nesting_and_nul_are_400(http, path, expression):
+    check_graph_error(http.get(path, params={"$filter": expression}), 400)
+
+
 def test_top_and_skiptoken_page_through_jobs(http, fresh):
     second = new_job(http, fresh.sync)
     first = check_status(http.get(f"{fresh.sync}/jobs", params={"$top": "1", "$count": "true"}), 200).json()

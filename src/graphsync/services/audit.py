@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, func, select
 from graphsync.engine import logs
 from graphsync.errors import BadRequest
 from graphsync.services.context import Context
+from graphsync.services.filters import MAX_TERMS, too_many_terms
 from graphsync.services.paging import Page
 from graphsync.store.engine_tables import provisioning_logs
 
@@ -34,7 +35,12 @@ def _conditions(filter_text: str | None):
     conditions, doc_checks = [], []
     if not filter_text:
         return conditions, doc_checks
-    for part in re.split(r"\s+and\s+", filter_text.strip(), flags=re.I):
+    if "\x00" in filter_text:  # PostgreSQL cannot take a NUL in a string
+        raise BadRequest("The $filter contains a NUL character.", code="Request_UnsupportedQuery")
+    parts = re.split(r"\s+and\s+", filter_text.strip(), flags=re.I)
+    if len(parts) > MAX_TERMS:  # an AND chain is as deep as it is long; SQLite refuses 1,000
+        raise too_many_terms()
+    for part in parts:
         match = _CLAUSE.match(part)
         if not match:
             raise BadRequest(f"Invalid $filter clause '{part}': use e.g. jobId eq '…' or activityDateTime gt 2026-01-01T00:00:00Z.")

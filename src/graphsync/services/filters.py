@@ -2,7 +2,11 @@
 ``flag eq true`` and ``prop eq null``, joined by ``and`` and ``or`` (``and`` binds tighter, as in
 OData), on the properties a resource lists as
 filterable; anything else is a 400 that says what is supported. Strings compare without regard to
-case, as Graph's directory does."""
+case, as Graph's directory does.
+
+A filter has at most ``MAX_TERMS`` comparisons, and no parentheses (so no nesting): SQLite refuses
+a statement whose expression tree is deeper than 1,000 (``Expression tree is too large``), and
+``a or b or …`` is a chain as deep as it is long, so ~1,000 terms used to be a 500."""
 from __future__ import annotations
 
 import re
@@ -18,6 +22,16 @@ class Clause:
     prop: str
     op: str  # 'eq' | 'startswith'
     value: str | bool | None
+
+
+# Comparisons one $filter may hold (and/or together): far more than a lookup needs (Microsoft's
+# CSV2SCIM script sends two), far below the depth SQLite refuses.
+MAX_TERMS = 100
+
+
+def too_many_terms() -> BadRequest:
+    return BadRequest(f"The $filter has more than {MAX_TERMS} comparisons; at most {MAX_TERMS} (joined by 'and' or "
+                      "'or') are supported. Split the query into several requests.", code="Request_UnsupportedQuery")
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),])"
@@ -65,7 +79,11 @@ def parse_filter(text_: str, kind: str, strings: tuple[str, ...], booleans: tupl
 
     alternatives: list[list[Clause]] = [[]]
     clauses = alternatives[0]
+    terms = 0
     while True:
+        terms += 1
+        if terms > MAX_TERMS:
+            raise too_many_terms()
         category, word = take()
         if category != "word":
             raise fail(f"unexpected '{word}'")
