@@ -81,6 +81,31 @@ def test_token_endpoint_errors(server, tenant, client_credentials, form, status,
     assert response.status_code == status and response.json()["error"] == error
 
 
+def test_oversized_token_request_is_413_without_reading_it_all(server, tenant):
+    """The token endpoint needs no token: it must not buffer whatever an anonymous client sends."""
+    url = f"{server.url}/{tenant['tenantId']}/oauth2/v2.0/token"
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    declared = httpx.post(url, content=b"a=" + b"x" * (65 * 1024), headers=headers)
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["error"] == "invalid_request" and "limit" in declared.json()["error_description"]
+
+    sent = 0
+
+    def endless():  # chunked, no Content-Length: only counting can stop it
+        nonlocal sent
+        while sent < 256 * 1024 * 1024:
+            sent += 64 * 1024
+            yield b"x" * (64 * 1024)
+
+    try:
+        streamed = httpx.post(url, content=endless(), headers=headers, timeout=30)
+    except httpx.TransportError:  # the server may hang up while the client is still sending
+        streamed = None
+    assert sent < 256 * 1024 * 1024  # it stopped reading long before the end
+    if streamed is not None:
+        assert streamed.status_code == 413 and streamed.json()["error"] == "invalid_request"
+
+
 def test_unknown_tenant_and_other_tenants_client(server, tenant, client_credentials):
     client, secret = client_credentials
     form = dict(grant_type="client_credentials", client_id=client.client_id, client_secret=secret,

@@ -12,8 +12,27 @@ from graphsync.services import tenants
 router = APIRouter(tags=["oauth2"])
 
 
-def oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status)
+def oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
+
+
+# A client-credentials form is a few hundred bytes; GRAPHSYNC_MAX_BODY_BYTES lowers this further.
+MAX_FORM_BYTES = 64 * 1024
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it is known to be longer than ``limit`` (by its Content-Length, or
+    while it streams in): an unauthenticated endpoint must not buffer whatever it is sent."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.post("/{tenant}/oauth2/v2.0/token")
@@ -21,9 +40,11 @@ async def token(request: Request, tenant: str):
     runtime = request.app.state.runtime
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         return oauth_error(400, "invalid_request", "The request body must be application/x-www-form-urlencoded.")
-    raw = await request.body()
-    if len(raw) > 64 * 1024:
-        return oauth_error(400, "invalid_request", "The request body is too large.")
+    limit = min(runtime.settings.max_body_bytes, MAX_FORM_BYTES)
+    raw = await read_limited(request, limit)
+    if raw is None:  # refused as soon as it is known to be too large: nothing beyond the limit is kept
+        return oauth_error(413, "invalid_request", f"The request body is larger than the limit of {limit} bytes.",
+                           headers={"Connection": "close"})  # else the server reads (and drops) the rest
     form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
     if form.get("grant_type") != "client_credentials":
         return oauth_error(400, "unsupported_grant_type", "Only the client_credentials grant is supported.")
