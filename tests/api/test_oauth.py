@@ -129,6 +129,30 @@ def test_expired_tokens_are_refused(tmp_path):
         assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_tokens_not_yet_valid_are_refused(server, tenant):
+    """A token whose nbf lies ahead (beyond 5 minutes of clock skew) is refused; issued tokens carry nbf."""
+    runtime = server.runtime
+    now = runtime.clock.now()
+    issued = jwt.decode(tenant["accessToken"], options={"verify_signature": False})
+    assert issued["nbf"] <= issued["iat"] <= now.timestamp() < issued["exp"]
+
+    def call(token: str) -> httpx.Response:
+        return httpx.get(f"{server.url}/v1.0/applications", headers={"Authorization": f"Bearer {token}"})
+
+    later = runtime.tokens.issue(tenant["tenantId"], "pytest", ["Application.Read.All"], now + timedelta(hours=1))
+    refused = call(later)
+    assert refused.status_code == 401, refused.text
+    assert "not yet valid" in refused.json()["error"]["message"]
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    skewed = runtime.tokens.issue(tenant["tenantId"], "pytest", ["Application.Read.All"], now + timedelta(minutes=2))
+    assert call(skewed).status_code == 200
+    claims = jwt.decode(skewed, options={"verify_signature": False})
+    for nbf in ("later", None, 1e400):
+        odd = jwt.encode(claims | {"nbf": nbf}, runtime.tokens.keys.private_key, algorithm="RS256",
+                         headers={"kid": runtime.tokens.keys.kid})
+        assert call(odd).status_code == 401
+
+
 class _JwksServer:
     """A stand-in external OpenID Connect issuer: a real HTTP server publishing a JWKS."""
 
@@ -168,9 +192,16 @@ def test_tokens_of_an_external_issuer_are_accepted(tmp_path):
                   "exp": int((now + timedelta(hours=1)).timestamp())}
         good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "ext-1"})
         wrong_audience = jwt.encode(claims | {"aud": "other"}, key, algorithm="RS256", headers={"kid": "ext-1"})
+        skewed = jwt.encode(claims | {"nbf": int((now + timedelta(minutes=2)).timestamp())}, key,
+                            algorithm="RS256", headers={"kid": "ext-1"})
+        not_yet = jwt.encode(claims | {"nbf": int((now + timedelta(minutes=30)).timestamp())}, key,
+                             algorithm="RS256", headers={"kid": "ext-1"})
         with TestClient(app) as client:
             assert client.get("/v1.0/applications", headers={"Authorization": f"Bearer {good}"}).status_code == 200
             refused = client.get("/v1.0/applications", headers={"Authorization": f"Bearer {wrong_audience}"})
             assert refused.status_code == 401
+            assert client.get("/v1.0/applications", headers={"Authorization": f"Bearer {skewed}"}).status_code == 200
+            early = client.get("/v1.0/applications", headers={"Authorization": f"Bearer {not_yet}"})
+            assert early.status_code == 401 and "not yet valid" in early.json()["error"]["message"]
     finally:
         issuer_server.close()

@@ -6,6 +6,7 @@ Tokens of an external OpenID Connect issuer (e.g. a real Entra tenant) can be ac
 """
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,10 @@ class Principal:
 
 
 MAX_REMEMBERED_TOKENS = 10_000
+# How far a token's "nbf" may lie ahead of this server's clock: Microsoft.IdentityModel's default
+# clock skew (TokenValidationParameters.DefaultClockSkew), which Entra-protected APIs apply, so a
+# token a real Entra API takes is not refused here for the issuer's clock being a little ahead.
+CLOCK_SKEW_SECONDS = 300
 
 
 class InvalidToken(Exception):
@@ -137,8 +142,7 @@ class TokenService:
                                          "verify_nbf": False})
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"The access token is invalid: {exc}") from None
-        if claims["exp"] <= now.timestamp():
-            raise InvalidToken("Lifetime validation failed, the token is expired.")
+        _check_lifetime(claims, now)
         if claims["iss"] != self.issuer(claims["tid"]):
             raise InvalidToken("The access token has an unexpected issuer.")
         return Principal(claims["tid"], claims.get("appid", ""), frozenset(claims.get("roles", ()))), claims["exp"]
@@ -147,8 +151,25 @@ class TokenService:
         try:
             key = self._oidc_keys.get_signing_key_from_jwt(token)
             claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=self.oidc_audience or None,
-                                issuer=self.oidc_issuer or None, options={"require": ["exp", "tid"]})
+                                issuer=self.oidc_issuer or None,
+                                options={"require": ["exp", "tid"], "verify_exp": False, "verify_iat": False,
+                                         "verify_nbf": False})  # checked below, on the server's clock
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"The access token is invalid: {exc}") from None
+        _check_lifetime(claims, now)
         return Principal(claims["tid"], claims.get("appid") or claims.get("azp", ""),
                          frozenset(claims.get("roles", ())), external=True), claims["exp"]
+
+
+def _check_lifetime(claims: dict, now: datetime) -> None:
+    """``exp`` passed or ``nbf`` still ahead (beyond the clock skew) make a token invalid."""
+    moment = now.timestamp()
+    expires, not_before = claims["exp"], claims.get("nbf", 0)
+    for value in (expires, not_before):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (isinstance(value, float) and not math.isfinite(value)):
+            raise InvalidToken("The access token is invalid: exp and nbf must be numbers (seconds since 1970).")
+    if expires <= moment:
+        raise InvalidToken("Lifetime validation failed, the token is expired.")
+    if not_before > moment + CLOCK_SKEW_SECONDS:
+        raise InvalidToken("Lifetime validation failed, the token is not yet valid (nbf).")
