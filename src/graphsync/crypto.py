@@ -42,7 +42,7 @@ def load_key(secret_key: str, data_dir: Path, *, ephemeral: bool = False) -> byt
     path = data_dir / "master.key"
     if path.exists():
         return base64.b64decode(path.read_text().strip())
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # only its owner may list or enter it
     key = AESGCM.generate_key(bit_length=256)
     # written in full under a private name, then linked into place: processes starting together
     # (serve and workers) agree on the first key to land and never read a half-written file

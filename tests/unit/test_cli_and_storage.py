@@ -94,6 +94,39 @@ def test_master_key_file_is_private_and_secrets_are_ciphertext(data_dir):
         assert synchronization.read_secrets(ctx, owner) == {"SecretToken": "plain-marker-123"}
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_new_data_directory_and_its_database_files_are_private(tmp_path, backend):
+    """Other users of the machine can read neither the database nor its log (they hold hashed client
+    secrets, tokens' signing key and every directory object), nor list the data directory."""
+    from contextlib import nullcontext
+
+    from tests.conftest import throwaway_postgres
+    with throwaway_postgres("graphsync_private") if backend == "postgresql" else nullcontext("") as url:
+        check_private_data_dir(tmp_path / "nested" / "var", url)
+
+
+def check_private_data_dir(data_dir, url: str) -> None:
+    from sqlalchemy import text
+
+    old_umask = os.umask(0o022)  # the usual one: files 0644 and directories 0755 unless asked otherwise
+    try:
+        runtime = Runtime(Settings(data_dir=data_dir, database_url=url, engine=False)).start()
+    finally:
+        os.umask(old_umask)
+    try:
+        runtime.new_tenant_with_admin("t")
+        with runtime.db.reading() as conn:
+            conn.execute(text("select count(*) from tenants"))
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data_dir.iterdir()}  # while the log exists
+    finally:
+        runtime.close()
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700, oct(data_dir.stat().st_mode)
+    assert modes.get("master.key") == 0o600, modes
+    if not url:
+        assert {"graphsync.db", "graphsync.db-wal", "graphsync.db-shm", "graphsync.db.lock"} <= set(modes), modes
+    assert all(mode == 0o600 for mode in modes.values()), {name: oct(mode) for name, mode in modes.items()}
+
+
 def test_migrations_are_idempotent_on_both_backends(data_dir, request):
     urls = [""]
     try:

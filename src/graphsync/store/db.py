@@ -233,7 +233,7 @@ class _FileLock:
         try:
             if self._depth == 0:
                 if self._fd is None:
-                    self._path.parent.mkdir(parents=True, exist_ok=True)
+                    self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                     self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
             self._depth += 1
@@ -246,6 +246,14 @@ class _FileLock:
         if self._depth == 0:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
+
+
+def create_private_file(path: Path) -> None:
+    """The SQLite file, created empty and 0600 (in a directory created 0700) before SQLite opens
+    it: SQLite would create it 0644, and gives its -wal and -shm files the database file's mode.
+    An existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
 
 def _sqlite_path(url: str) -> str:
@@ -263,7 +271,7 @@ def _create_engine(url: str) -> Engine:
         else:
             path = _sqlite_path(url)
             if path:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                create_private_file(Path(path))
             engine = _sqlite_file_engine(url)
             # Other processes (a 'graphsync worker' beside 'graphsync serve') may write the same
             # file. pysqlite would begin a transaction only at its first write, so what it read
