@@ -302,6 +302,25 @@ def test_wrong_method_is_405(http, world, method, path):
     assert allowed and method not in allowed  # the answer says which methods the resource has
 
 
+@pytest.mark.parametrize("method, path, allowed", [
+    ("POST", SP_SYNC, "GET, PUT, PATCH, DELETE"),
+    ("POST", APP_SYNC, "GET, PUT, PATCH, DELETE"),
+    ("PUT", SP_SYNC + "/jobs/{job}", "GET, PATCH, DELETE"),
+    ("PATCH", SP_SYNC + "/jobs", "GET, POST"),
+    ("POST", SP_SYNC + "/secrets", "GET, PUT"),
+    ("POST", SP_SYNC + "/jobs/{job}/schema", "GET, PUT, PATCH, DELETE"),
+    ("POST", SP_SYNC + "/templates/scim", "GET, PUT, PATCH, DELETE"),
+    ("PUT", "/v1.0/applications/{app}", "GET, PATCH, DELETE"),
+    ("PUT", "/v1.0/users", "GET, POST"),
+    ("GET", SP_SYNC + "/jobs/{job}/start", "POST"),
+])
+def test_405_allow_lists_every_method_of_the_path(http, world, method, path, allowed):
+    """Most paths have a route per method; Allow named only the first route's method (GET)."""
+    response = http.request(method, path.format(**world.ids))
+    check_graph_error(response, 405)
+    assert response.headers["allow"] == allowed
+
+
 GHOST = "00000000-0000-0000-0000-00000000dead"
 
 

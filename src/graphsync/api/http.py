@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from graphsync.errors import BadRequest, GraphError, PayloadTooLarge, UnsupportedMediaType
 from graphsync.json_body import load_object
@@ -104,13 +105,26 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             return error_response(405, "Request_BadRequest",
                                   f"The HTTP method '{request.method}' is not allowed on '{request.url.path}'.",
-                                  headers=getattr(exc, "headers", None))  # keeps Allow
+                                  headers={"Allow": allowed_methods(request) or (exc.headers or {}).get("Allow", "")})
         return error_response(exc.status_code, "BadRequest", str(exc.detail))
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception):
         log.exception("unhandled error")
         return error_response(500, "InternalServerError", "An unexpected error occurred; it has been logged.")
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app takes on this path, found by asking the routes whether
+    they would take the request with each method. Starlette's Allow names only the methods of the
+    first route whose path matched, and most paths here have a route per method."""
+    routes = request.app.router.routes
+    allowed = [method for method in METHODS
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
+    return ", ".join(allowed)
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:
