@@ -356,7 +356,10 @@ def test_the_log_queries_of_entras_inbound_samples_answer_as_documented(http):
     failures = query(f"jobid eq '{hr.job_id}' and statusInfo/status eq 'failure' and "
                      "activityDateTime ge 2022-10-10T09:47:34Z")
     assert [e["sourceIdentity"]["id"] for e in failures] == [bad["externalId"]]
-    assert failures[0]["statusInfo"] == {"status": "failure"} and failures[0]["action"] == "create"
+    error = failures[0]["provisioningStatusInfo"]["errorInformation"]
+    assert failures[0]["statusInfo"] == {"@odata.type": "#microsoft.graph.statusDetails", "status": "failure",
+                                         **error} and failures[0]["action"] == "create"
+    assert error["errorCode"] == "AzureActiveDirectoryInvalidUserPrincipalName" and error["reason"]
     one = query(f"jobid eq '{hr.job_id}' and sourceIdentity/id eq '{good['externalId']}'")
     assert [(e["provisioningAction"], e["provisioningStatusInfo"]["status"]) for e in one] == [("create", "success")]
     assert query(f"jobid eq '{hr.job_id}' and statusInfo/status eq 'failure' and "

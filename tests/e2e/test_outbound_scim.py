@@ -165,6 +165,17 @@ async def test_outbound_provisioning_end_to_end(graph, server, scim_server):
     assert [(s.name, s.status.value) for s in created_alice.provisioning_steps] == [
         ("EntryImport", "success"), ("EntrySynchronizationScoping", "success"),
         ("EntrySynchronizationAdd", "success"), ("EntryExportAdd", "success")]
+    assert str(created_alice.target_system.details.additional_data["ApplicationId"]) == sp.app_id
+    # reference updates name the people involved, not only their ids
+    manager_set = next(e for e in logs.value if any(p.display_name == "manager" for p in e.modified_properties))
+    assert manager_set.source_identity.display_name == "Alice Example"
+    assert {p.display_name: p.new_value for p in manager_set.modified_properties}["manager.displayName"] == \
+        "Dave Example"
+    members_set = next(e for e in logs.value if any(p.display_name == "members" and p.new_value == "added 2"
+                                                    for p in e.modified_properties))
+    assert members_set.source_identity.display_name == f"Sales {tag}"
+    added = {p.display_name: p.new_value for p in members_set.modified_properties}["members.added"]
+    assert sorted(added.split(", ")) == ["Alice Example", "Bob Example"]
 
 
 async def test_provision_on_demand(graph, scim_server):

@@ -326,3 +326,40 @@ def test_the_connector_honours_proxy_settings_from_the_environment(monkeypatch):
     assert _environment_proxy("https://scim.example.com/scim/v2") == "http://proxy.corp:3128"
     assert _environment_proxy("https://app.internal.corp/scim") is None
     assert _environment_proxy("http://scim.example.com/scim") is None  # no HTTP_PROXY set
+
+
+def test_a_failed_object_is_logged_with_the_action_it_attempted():
+    source, store, clock = MemorySource([user(i) for i in range(4)]), MemoryStore(), ManualClock()
+    broken: dict[str, int] = {}
+    target = InMemoryScimTarget(fail=lambda method, kind, body: broken.get(method))
+    broken["POST"] = 400
+    first = run(source, store, target, clock, initial=True)
+    assert {(e["provisioningAction"], e["provisioningStatusInfo"]["status"]) for e in store.logs} == {
+        ("create", "failure")}
+    broken.clear()
+    first = run(source, store, target, clock, initial=True)
+    broken["PATCH"] = 501  # not implemented: permanent, so asked once, not retried
+    source.change("u0001", displayName="Renamed")
+    source.change("u0002", accountEnabled=False)
+    calls = target.calls
+    run(source, store, target, clock, initial=False, watermark=first.watermark)
+    failures = {e["sourceIdentity"]["id"]: e for e in store.logs[-2:]}
+    assert failures["u0001"]["provisioningAction"] == "update"
+    assert failures["u0002"]["provisioningAction"] == "disable"
+    error = failures["u0001"]["provisioningStatusInfo"]["errorInformation"]
+    assert error["errorCode"] == "NotImplemented" and "HTTP 501 (Not Implemented)" in error["reason"]
+    assert target.calls == calls + 2  # one PATCH each
+
+
+def test_beta_shows_a_failures_details_in_its_deprecated_status_info():
+    from graphsync.api.versions import provisioning_log_for
+    source, store, clock = MemorySource([user(1)]), MemoryStore(), ManualClock()
+    run(source, store, InMemoryScimTarget(fail=lambda method, kind, body: 400 if method == "POST" else None), clock,
+        initial=True)
+    (entry,) = store.logs
+    beta = provisioning_log_for("beta", entry)
+    assert beta["statusInfo"] == {
+        "@odata.type": "#microsoft.graph.statusDetails", "status": "failure", "errorCode": "BadRequest",
+        "reason": entry["provisioningStatusInfo"]["errorInformation"]["reason"], "additionalDetails": None,
+        "errorCategory": "nonServiceFailure", "recommendedAction": None}
+    assert "statusInfo" not in provisioning_log_for("v1.0", entry)

@@ -342,7 +342,7 @@ def test_a_plan_reads_every_attribute_as_its_own_reader_does():
 
 def test_a_stored_log_entry_reads_back_as_the_graph_provisioning_object_summary():
     log = inbound.LogContext("tenant", "job", "cycle", "sp", 'HR "prod"', "API", "Microsoft Entra ID",
-                             ENTERPRISE, "User")
+                             ENTERPRISE, "User", application_id="app-1")
     steps = [inbound.step("EntryImportAdd", "import", "success", "Received ü", {"active": True, "n": ["a", "b"]})]
     entry_id, text = inbound.entry_json(log, now="2024-05-01T10:00:00Z", external_id="701984", action="create",
                                         status="success", steps=steps, target_id="u1", target_name="ann@contoso.test",
@@ -356,7 +356,8 @@ def test_a_stored_log_entry_reads_back_as_the_graph_provisioning_object_summary(
         "servicePrincipal": {"id": "sp", "displayName": 'HR "prod"'},
         "sourceSystem": {"id": None, "displayName": "API", "details": {}},
         "targetSystem": {"id": None, "displayName": "Microsoft Entra ID",
-                         "details": {"ServicePrincipalId": "sp", "ServicePrincipalDisplayName": 'HR "prod"'}},
+                         "details": {"ApplicationId": "app-1", "ServicePrincipalId": "sp",
+                                     "ServicePrincipalDisplayName": 'HR "prod"'}},
         "sourceIdentity": {"id": "701984", "displayName": "Ann", "identityType": ENTERPRISE, "details": {}},
         "targetIdentity": {"id": "u1", "displayName": "ann@contoso.test", "identityType": "User",
                            "details": {"UserPrincipalName": "ann@contoso.test"}},

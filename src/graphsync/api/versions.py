@@ -23,5 +23,11 @@ def template_for(version: str, doc: dict[str, Any]) -> dict[str, Any]:
 def provisioning_log_for(version: str, doc: dict[str, Any]) -> dict[str, Any]:
     if version != "beta":
         return doc
-    status = (doc.get("provisioningStatusInfo") or {}).get("status")
-    return {**doc, "action": doc.get("provisioningAction"), "statusInfo": {"status": status}}
+    info = doc.get("provisioningStatusInfo") or {}
+    error = info.get("errorInformation")
+    status_info: dict[str, Any] = {"status": info.get("status")}
+    if error:  # beta's statusDetails: the status with the error's facts beside it
+        status_info = {"@odata.type": "#microsoft.graph.statusDetails", **status_info,
+                       **{key: error.get(key) for key in ("errorCode", "reason", "additionalDetails",
+                                                          "errorCategory", "recommendedAction")}}
+    return {**doc, "action": doc.get("provisioningAction"), "statusInfo": status_info}

@@ -25,6 +25,7 @@ from graphsync.engine.source_view import group_attributes, is_disabled_or_delete
 log = logging.getLogger("graphsync.engine")
 
 PAGE_SIZE = 200
+NAMED_MEMBERS = 20  # added members a group's log entry names (the others are counted)
 STOP_CHECK_EVERY = 50  # objects started between two questions "was the job paused?" (a query)
 CHANGES_BATCH = 5000
 ESCROW_BACKOFF = (timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
@@ -98,6 +99,7 @@ class CycleSettings:
     dialect: resource.Dialect = "rfc7644"
     target_name: str = "customappsso"
     source_name: str = "Microsoft Entra ID"
+    application_id: str = ""  # the appId (targetSystem.details.ApplicationId in the logs)
 
 
 @dataclass
@@ -557,9 +559,11 @@ class Cycle:
         updated = await asyncio.gather(*(self._reference_update(rule, links[sid], related.get(sid), targets)
                                          for sid in chunk if sid in links))
         failed = [failure for _, failure in updated if failure is not None]
+        entries = self._take_logs()
+        self._name(entries, _object_type(rule))
         self.store.commit(links=[link for link, _ in updated if link is not None],
                           escrows=failed,  # a failed reference is retried like any object
-                          logs=self._take_logs())
+                          logs=entries)
         self.result.escrowed += len(failed)
 
     def _reference_pages(self, rule: ObjectRule):
@@ -622,9 +626,12 @@ class Cycle:
         await self.target.patch(rule.resource, link.target_id,
                                 resource.member_operations(added, removed, self.settings.dialect))
         link.exported[target] = sorted(wanted)
+        source_of = {targets[(kind, member)]: [kind, member] for member, kind in members if (kind, member) in targets}
         self._log(rule, link.source_id, None, Outcome(
             "update", "success", link.target_id, "Group members updated.",
-            modified={"members": (f"removed {len(removed)}" if removed else None, f"added {len(added)}")}))
+            modified={"members": (f"removed {len(removed)}" if removed else None, f"added {len(added)}")}),
+            refs={"members": [source_of[tid] for tid in added[:NAMED_MEMBERS]],
+                  "more": max(0, len(added) - NAMED_MEMBERS)})
         return True
 
     async def _sync_manager(self, rule: ObjectRule, link: Link, target: str, manager: str | None,
@@ -637,19 +644,53 @@ class Cycle:
         previous = link.exported.get(target)
         link.exported[target] = wanted
         self._log(rule, link.source_id, None, Outcome("update", "success", link.target_id, "Manager updated.",
-                                                      modified={"manager": (previous, wanted)}))
+                                                      modified={"manager": (previous, wanted)}),
+                  refs={"manager": manager})
         return True
 
     # ------------------------------------------------------------------------------------------
-    def _log(self, rule: ObjectRule, sid: str, doc: dict | None, outcome: Outcome) -> None:
+    def _log(self, rule: ObjectRule, sid: str, doc: dict | None, outcome: Outcome,
+             refs: dict[str, Any] | None = None) -> None:
+        """Buffer a log entry; ``refs``: the source ids of the manager or added members it names
+        (resolved to display names by ``_name`` before it is written)."""
         record = logs.record(self.settings, self.result.cycle_id, rule, sid, doc, outcome, self.now())
+        if refs:
+            record["refs"] = refs
         self._log_buffer.append(record)
-        if self.captured is not None:
-            self.captured.append(logs.expand(record))
 
     def _take_logs(self) -> list[dict[str, Any]]:
         taken, self._log_buffer = self._log_buffer, []
+        if self.captured is not None:
+            self._name(taken, None)
+            self.captured.extend(logs.expand(record) for record in taken)
         return taken
+
+    def _name(self, entries: list[dict[str, Any]], object_type: str | None) -> None:
+        """Display names for entries written without their object's document (reference
+        updates): the object itself, and the manager or added members they set. One read per
+        object type, and only for entries that need it."""
+        unnamed = [e for e in entries if e["name"] == e["sourceId"] or "refs" in e]
+        if not unnamed:
+            return
+        wanted: dict[str, set[str]] = {"user": set(), "group": set()}
+        for entry in unnamed:
+            wanted[object_type or entry["kind"].lower()].add(entry["sourceId"])
+            refs = entry.get("refs") or {}
+            if refs.get("manager"):
+                wanted["user"].add(refs["manager"])
+            for kind, sid in refs.get("members") or []:
+                wanted.setdefault(kind, set()).add(sid)
+        names = {(kind, sid): doc.get("displayName") or doc.get("userPrincipalName") or sid
+                 for kind, ids in wanted.items() if ids for sid, doc in self.source.get(kind, sorted(ids)).items()}
+        for entry in unnamed:
+            entry["name"] = names.get((object_type or entry["kind"].lower(), entry["sourceId"]), entry["name"])
+            refs = entry.pop("refs", None) or {}
+            if refs.get("manager"):
+                entry["modified"].append(["manager.displayName", None, names.get(("user", refs["manager"]))])
+            if refs.get("members"):
+                shown = ", ".join(names.get((kind, sid), sid) for kind, sid in refs["members"])
+                entry["modified"].append(["members.added", None,
+                                          shown + (f" and {refs['more']} more" if refs.get("more") else "")])
 
     def _flush_logs(self) -> None:
         if self._log_buffer:

@@ -805,6 +805,7 @@ class LogContext:
     target_directory: str
     source_object: str
     target_object: str
+    application_id: str = ""  # the appId (targetSystem.details.ApplicationId in the logs)
 
 
 def step(name: str, kind: str, status: str, description: str, details: dict | None = None) -> list[Any]:
@@ -843,7 +844,7 @@ def entry_json(log: LogContext, *, now: str, external_id: str, action: str, stat
     entry_id = entry_id or str(uuid.uuid4())
     return entry_id, _dumps({
         COMPACT: INBOUND, "id": entry_id, "at": now,
-        "sp": [log.service_principal_id, log.service_principal_name],
+        "sp": [log.service_principal_id, log.service_principal_name, log.application_id],
         "systems": [log.source_directory, log.target_directory], "objects": [log.source_object, log.target_object],
         "source": [external_id, source_name or ""], "target": [target_id or "", target_name or ""],
         "action": action, "status": status, "error": [error_code, reason] if status == "failure" else None,

@@ -57,7 +57,7 @@ def record(settings: CycleSettings, cycle_id: str, rule: ObjectRule, source_id: 
         "tenantId": settings.tenant_id,
         "jobId": settings.job_id,
         "cycleId": cycle_id,
-        "sp": [settings.service_principal_id, settings.service_principal_name],
+        "sp": [settings.service_principal_id, settings.service_principal_name, settings.application_id],
         "systems": [settings.source_name, settings.target_name],
         "kind": "Group" if rule.group else "User",
         "targetObject": rule.target_object,
@@ -117,7 +117,7 @@ def _summary(stored: dict[str, Any], *, action: str, status: str, systems: tuple
              source: tuple[str, str, str], target: tuple[str, str, str, dict], error: tuple | None,
              steps: list[dict]) -> dict[str, Any]:
     """The Graph provisioningObjectSummary around what a stored record says."""
-    sp_id, sp_name = stored["sp"]
+    sp_id, sp_name, app_id = (*stored["sp"], "")[:3]  # entries stored before the appId have two
     return {
         "id": stored["id"],
         "activityDateTime": stored["at"],
@@ -131,7 +131,8 @@ def _summary(stored: dict[str, Any], *, action: str, status: str, systems: tuple
         "servicePrincipal": {"id": sp_id, "displayName": sp_name},
         "sourceSystem": {"id": None, "displayName": systems[0], "details": {}},
         "targetSystem": {"id": None, "displayName": systems[1],
-                         "details": {"ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": sp_name}},
+                         "details": {"ApplicationId": app_id, "ServicePrincipalId": sp_id,
+                                     "ServicePrincipalDisplayName": sp_name}},
         "sourceIdentity": {"id": source[0], "displayName": source[1], "identityType": source[2], "details": {}},
         "targetIdentity": {"id": target[0], "displayName": target[1], "identityType": target[2],
                            "details": target[3]},

@@ -330,7 +330,8 @@ def _prepare(ctx: Context, ref: JobRef, row, cycle_id: str) -> _Run:
     plan = _plan(row.schema)
     log_context = engine.LogContext(
         tenant_id=ref.tenant_id, job_id=ref.job_id, cycle_id=cycle_id, service_principal_id=ref.owner_id,
-        service_principal_name=owner_doc.get("displayName") or "", source_directory=plan.source_directory,
+        service_principal_name=owner_doc.get("displayName") or "", application_id=owner_doc.get("appId") or "",
+        source_directory=plan.source_directory,
         target_directory=plan.target_directory, source_object=plan.source_object, target_object=plan.target_object)
     context = expressions.EvaluationContext(clock=ctx.clock.now,
                                             default_domain=tenant.default_domain if tenant else None)

@@ -177,7 +177,8 @@ def prepare(runtime, ref: JobRef, lease: leases.Lease | None = None) -> Prepared
         doc, schema, state = copy.deepcopy(row.doc), row.schema, dict(row.state or {})
     settings = CycleSettings(
         tenant_id=ref.tenant_id, job_id=ref.job_id, service_principal_id=ref.owner_id,
-        service_principal_name=owner_doc.get("displayName") or "", sync_all=_truthy(secrets.get("SyncAll")),
+        service_principal_name=owner_doc.get("displayName") or "", application_id=owner_doc.get("appId") or "",
+        sync_all=_truthy(secrets.get("SyncAll")),
         skip_out_of_scope_deletions=_truthy(secrets.get("SkipOutOfScopeDeletions")),
         dialect="entra" if _setting(doc, SETTING_DIALECT, "rfc7644").lower() == "entra" else "rfc7644")
     context = expressions.EvaluationContext(clock=runtime.clock.now,
