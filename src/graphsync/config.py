@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; empty = SQLite file under data_dir; 'memory' = throw-away in-memory store.",
     )
     public_url: str = Field(default="", description="Base URL clients use; defaults to http://host:port.")
+    trusted_hosts: str = Field(default="", description="Without public_url: Host headers (host or host:port, "
+                                                       "comma-separated) that links may be built from, beside "
+                                                       "host:port and localhost.")
     secret_key: str = Field(default="", description="Base64 AES-256 key for secrets at rest; else a key file in data_dir.")
     max_body_bytes: int = 4 * 1024 * 1024
     token_lifetime_seconds: int = 3600

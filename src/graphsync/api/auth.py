@@ -5,6 +5,7 @@ from typing import Callable
 
 from fastapi import Request
 
+from graphsync.api.http import public_base
 from graphsync.errors import Forbidden, Unauthorized
 from graphsync.services.tokens import InvalidToken, Principal
 
@@ -28,7 +29,7 @@ ASSIGNMENT_WRITE = ("AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"
 
 
 def _challenge(request: Request, error: str | None = None) -> dict[str, str]:
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     value = f'Bearer realm="", authorization_uri="{base}/common/oauth2/v2.0/authorize", client_id="00000003-0000-0000-c000-000000000000"'
     if error:
         value += f', error="invalid_token", error_description="{error}"'

@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -125,6 +126,56 @@ def allowed_methods(request: Request) -> str:
     allowed = [method for method in METHODS
                if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
     return ", ".join(allowed)
+
+
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def public_base(request: Request) -> str:
+    """The scheme and authority of absolute links (``@odata.nextLink``, ``@odata.context``, the
+    bulkUpload ``Location``): GRAPHSYNC_PUBLIC_URL when set; else the request's Host if it names
+    this server (its host:port, localhost or a GRAPHSYNC_TRUSTED_HOSTS entry), so links work for
+    whoever reached it by that name; else the configured base URL. Any other Host is never
+    reflected: a forged one would otherwise send the client's next request, and its token, there."""
+    settings = request.app.state.runtime.settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = request.headers.get("host", "")
+    scheme = request.url.scheme
+    if host and _trusted(host, scheme, settings):
+        return f"{scheme}://{host}"
+    return settings.base_url
+
+
+def public_url(request: Request) -> str:
+    """The request's own URL without its query, on ``public_base``."""
+    return public_base(request) + request.url.path
+
+
+def _host_and_port(authority: str) -> tuple[str, int | None] | None:
+    """``host[:port]`` split (the port None when not given), or None when it is not just that."""
+    try:
+        parts = urlsplit(f"//{authority.strip()}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username is not None or parts.password is not None or parts.path:
+        return None
+    return parts.hostname.lower(), port
+
+
+def _trusted(host: str, scheme: str, settings) -> bool:
+    given = _host_and_port(host)
+    if given is None:
+        return False
+    name, port = given[0], given[1] if given[1] is not None else {"http": 80, "https": 443}.get(scheme)
+    if port == settings.port and name in (settings.host.lower(), *LOCAL_NAMES):
+        return True
+    for entry in settings.trusted_hosts.split(","):
+        allowed = _host_and_port(entry) if entry.strip() else None
+        if allowed is not None and allowed[0] == name and allowed[1] in (None, port):
+            return True  # an entry without a port trusts the name on any port
+    return False
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:

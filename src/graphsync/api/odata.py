@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
+from graphsync.api.http import public_base, public_url
 from graphsync.errors import BadRequest
 from graphsync.services.paging import Page
 
@@ -96,7 +97,7 @@ def _skiptoken(offset: int, top: int) -> str:
 
 def context_url(request: Request, fragment: str) -> str:
     version = request.path_params.get("version") or request.url.path.strip("/").split("/", 1)[0]
-    return f"{str(request.base_url).rstrip('/')}/{version}/$metadata#{fragment}"
+    return f"{public_base(request)}/{version}/$metadata#{fragment}"
 
 
 def select_fields(doc: dict[str, Any], select: tuple[str, ...]) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def collection(request: Request, page: Page, fragment: str, query: Query,
     if page.next_offset is not None:
         params = {k: v for k, v in request.query_params.items() if k not in ("$skiptoken", "$top")}
         params["$skiptoken"] = _skiptoken(page.next_offset, query.top)
-        body["@odata.nextLink"] = f"{str(request.url).split('?', 1)[0]}?{urlencode(params)}"
+        body["@odata.nextLink"] = f"{public_url(request)}?{urlencode(params)}"
     return body
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from graphsync.api.auth import (ASSIGNMENT_READ, ASSIGNMENT_WRITE, GROUP_READ, GROUP_WRITE, MEMBER_WRITE, USER_READ,
                                 USER_WRITE, allow)
 from graphsync.api.common import call, check_version, limit, no_content, ok
-from graphsync.api.http import describe_validation, read_body, read_json, strip_odata
+from graphsync.api.http import describe_validation, public_url, read_body, read_json, strip_odata
 from graphsync.api.odata import MAX_TOP, collection, context_url, entity, parse_query, select_fields
 from graphsync.directory_models import AppRoleAssignmentBody, GroupBody, UserBody
 from graphsync.errors import BadRequest, Forbidden
@@ -363,7 +363,7 @@ async def delta(request: Request, principal: Principal, object_type: str, fragme
         page = await call(request, principal, directory.delta, object_type, state, _page_size(request))
     link_params = {k: v for k, v in params.items() if k not in ("$skiptoken", "$deltatoken")}
     link_params["$deltatoken" if page.final else "$skiptoken"] = _encode_state(page.state)
-    link = f"{str(request.url).split('?', 1)[0]}?{urlencode(link_params, safe='$,')}"
+    link = f"{public_url(request)}?{urlencode(link_params, safe='$,')}"
     return ok({"@odata.context": context_url(request, fragment),
                "value": [_render_delta_item(i, select) for i in page.items],
                "@odata.deltaLink" if page.final else "@odata.nextLink": link})

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from graphsync.api.auth import SECRETS_WRITE, SYNC_READ, SYNC_WRITE, allow
 from graphsync.api.common import call_owned, check_version, limit, no_content, ok
-from graphsync.api.http import read_json
+from graphsync.api.http import public_base, read_json
 from graphsync.api.odata import collection, entity, parse_query
 from graphsync.api.versions import template_for
 from graphsync.errors import NotFound, NotImplementedYet
@@ -63,7 +63,7 @@ def build(root: str) -> APIRouter:
         if version != "beta":
             raise NotFound("Ping() exists in the beta API only.", code="UnknownError")
         value = await call_owned(request, principal, root, owner_id, synchronization.ping)
-        return ok({"@odata.context": f"{str(request.base_url).rstrip('/')}/beta/$metadata#Edm.String",
+        return ok({"@odata.context": f"{public_base(request)}/beta/$metadata#Edm.String",
                    "value": value})
 
     # -- secrets -------------------------------------------------------------------------------
