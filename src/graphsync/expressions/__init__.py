@@ -22,6 +22,7 @@ from .evaluator import (
     unwrap,
 )
 from .functions import FUNCTIONS, function_schemas
+from .limits import LimitExceeded
 from .nodes import Attribute, BareWord, Comparison, Constant, Function, Node, render
 from .parser import MAX_LENGTH, parse
 from .scoping import FilterError, clause_matches, filter_operator_schemas, groups_match, scope_matches, validate_filter
@@ -30,7 +31,7 @@ from .values import coerce_input, to_strings
 
 __all__ = [
     "Attribute", "BareWord", "Comparison", "CompiledExpression", "Constant", "EvaluationContext", "EvaluationError",
-    "ExpressionError", "FUNCTIONS", "FilterError", "Function", "IGNORE_FLOW", "MAX_LENGTH", "Node",
+    "ExpressionError", "FUNCTIONS", "FilterError", "Function", "IGNORE_FLOW", "LimitExceeded", "MAX_LENGTH", "Node",
     "NoUniqueValueError", "Redacted", "clause_matches", "compile_expression", "evaluate", "evaluate_traced",
     "filter_operator_schemas", "for_log", "from_source", "function_schemas", "groups_match", "parse", "render",
     "scope_matches", "to_source", "to_strings", "coerce_input", "unwrap", "validate_filter",

@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from . import dates
+from . import dates, limits
 from .context import EvaluationContext
 from .errors import EvaluationError
 from .functions import FUNCTIONS, IgnoreFlowSignal
-from .nodes import Attribute, BareWord, Comparison, Constant, Function, Node, render
+from .nodes import Attribute, BareWord, Comparison, Constant, Function, Node, render, walk
 from .values import FALSE, TRUE, coerce_input, is_null_or_empty, parse_number, scalar, text
 
 Closure = Callable[[Mapping[str, Any], "EvaluationContext | None", "list | None"], Any]
@@ -74,12 +74,13 @@ def for_log(result: Any) -> Any:
 class CompiledExpression:
     """An expression compiled for repeated evaluation."""
 
-    __slots__ = ("node", "text", "function", "redacts", "_traced")
+    __slots__ = ("node", "text", "function", "redacts", "limited", "_traced")
 
     def __init__(self, node: Node) -> None:
         self.node = node
         self.text = render(node)
         self.function, self.redacts = _compile(node, traced=False, inside_redact=False)
+        self.limited = _calls_limited(node)  # each evaluation starts with a fresh ``limits`` budget
         self._traced: Closure | None = None
 
     def evaluate(self, attributes: Mapping[str, Any] | None, context: EvaluationContext | None = None) -> Any:
@@ -105,7 +106,14 @@ def compile_expression(node: Node) -> CompiledExpression:
 _CONVERSION_ERRORS = (TypeError, ValueError, OverflowError, re.error)
 
 
+def _calls_limited(node: Node) -> bool:
+    """Whether ``node`` calls a function that draws on the ``limits`` budget."""
+    return any(isinstance(n, Function) and FUNCTIONS[n.name].limited for n in walk(node))
+
+
 def _run(compiled: CompiledExpression, function: Closure, attributes, context, trace) -> Any:
+    if compiled.limited:
+        limits.start()
     try:
         value = function(attributes if attributes is not None else {}, context, trace)
     except IgnoreFlowSignal:

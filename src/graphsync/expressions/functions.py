@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import dates, dotnet_regex
+from . import dates, dotnet_regex, limits
 from .context import EvaluationContext
 from .errors import EvaluationError, NoUniqueValueError
 from .nodes import Constant
@@ -73,6 +73,9 @@ class FunctionSpec:
     binder: Callable[[int], tuple[Param, ...]] | None = None  # custom argument-count rules
     by_presence: bool = False  # impl(present: tuple[bool, ...]) returns the implementation to call
     top_level_only: bool = False
+    # it builds values larger than its arguments or runs regular expressions: evaluations of an
+    # expression calling it start with a fresh ``limits`` budget
+    limited: bool = False
     # specialize(arg_nodes, arg_closures) -> closure | None: a faster equivalent for some argument shapes
     specialize: Callable[[tuple[Any, ...], list[Any]], Any] | None = None
 
@@ -157,21 +160,31 @@ def _simple_case(value: str, upper: bool) -> str:
 
 
 # ============================================================================= string functions
+_UNCOUNTED = limits.UNCOUNTED  # smaller values need no ``limits.charge`` (a call saved in the hot path)
+
+
 def append(source, suffix):
     if source.__class__ is str:
-        return source + (text(suffix) or "")
+        ending = text(suffix) or ""
+        if len(source) + len(ending) > _UNCOUNTED:
+            limits.charge("Append", len(source) + len(ending))
+        return source + ending
     return _map(append, source, suffix)
 
 
 def convert_to_base64(source):
     if source.__class__ is str:
-        return base64.b64encode(source.encode("utf-16-le")).decode("ascii")
+        encoded = source.encode("utf-16-le")
+        limits.charge("ConvertToBase64", (len(encoded) + 2) // 3 * 4)
+        return base64.b64encode(encoded).decode("ascii")
     return _map(convert_to_base64, source)
 
 
 def convert_to_utf8_hex(source):
     if source.__class__ is str:
-        return source.encode("utf-8").hex().upper()
+        encoded = source.encode("utf-8")
+        limits.charge("ConvertToUTF8Hex", 2 * len(encoded))
+        return encoded.hex().upper()
     return _map(convert_to_utf8_hex, source)
 
 
@@ -185,12 +198,14 @@ def join(separator, *sources):
     """Join non-empty values (multi-valued sources contribute each value); empty strings and
     nulls are skipped, as the docs' ``Join(", ", "", [surname], [givenName])`` → ``Doe, John`` shows."""
     parts: list[str] = []
+    size = 0
     seen_value = False
     for source in sources:
         if source.__class__ is str:
             seen_value = True
             if source:
                 parts.append(source)
+                size += len(source)
         elif source is not None:
             for item in (source if source.__class__ is list else (source,)):
                 item_text = text(item)
@@ -198,9 +213,15 @@ def join(separator, *sources):
                     seen_value = True
                     if item_text:
                         parts.append(item_text)
+                        size += len(item_text)
     if not seen_value:
         return None
-    return (text(separator) or "").join(parts)
+    glue = text(separator) or ""
+    if glue and parts:
+        size += len(glue) * (len(parts) - 1)
+    if size > _UNCOUNTED:
+        limits.charge("Join", size)
+    return glue.join(parts)
 
 
 def left(string, num_chars):
@@ -240,6 +261,7 @@ def normalize_diacritics(source):
         return _map(normalize_diacritics, source)
     if source.isascii():
         return source
+    limits.charge("NormalizeDiacritics", 2 * len(source))  # æ → ae: at most twice as long
     folded = source.translate(_FOLDED_LETTERS)  # fast path for precomposed letters
     return folded if folded.isascii() else _strip_latin_marks(folded)
 
@@ -421,6 +443,10 @@ def make_replace(present: tuple[bool, ...]) -> Callable[..., Any]:
                 return function(*args)
             except re.error as exc:
                 raise EvaluationError(f"Replace: invalid regular expression: {exc}") from None
+            except limits.LimitExceeded as exc:
+                if str(exc).startswith("Replace:"):
+                    raise
+                raise limits.LimitExceeded(f"Replace: {exc}") from None
         return run
 
     if has_pattern and has_group and has_attribute:
@@ -452,7 +478,10 @@ def make_replace(present: tuple[bool, ...]) -> Callable[..., Any]:
             old = text(find)
             if source is None or not old:
                 return source
-            return source.replace(old, text(replacement) or "")
+            new = text(replacement) or ""
+            if len(new) > len(old):
+                limits.charge("Replace", len(source) + source.count(old) * (len(new) - len(old)))
+            return source.replace(old, new)
         return per_value(plain_replace)
 
     if has_find and has_template:
@@ -460,7 +489,11 @@ def make_replace(present: tuple[bool, ...]) -> Callable[..., Any]:
             old, pattern_text = text(find), text(template)
             if source is None or pattern_text is None:
                 return None
-            return pattern_text.replace(old, source) if old else pattern_text
+            if not old:
+                return pattern_text
+            if len(source) > len(old):
+                limits.charge("Replace", len(pattern_text) + pattern_text.count(old) * (len(source) - len(old)))
+            return pattern_text.replace(old, source)
         return per_value(fill_template)
 
     return lambda source, *rest: source
@@ -796,7 +829,7 @@ REPLACE_PARAMS = (_p("source"), _p("Find", required=False), _p("regexPattern", r
                   _p("replacementAttributeName", required=False), _p("template", required=False))
 
 _SPECS = [
-    FunctionSpec("Append", (_p("source"), _p("suffix")), append),
+    FunctionSpec("Append", (_p("source"), _p("suffix")), append, limited=True),
     FunctionSpec("AppRoleAssignments", (_p("source"),), app_role_assignments),
     FunctionSpec("AppRoleAssignmentsComplex", (_p("appRoleAssignments"),), app_role_assignments_complex),
     FunctionSpec("AssertiveAppRoleAssignmentsComplex", (_p("appRoleAssignments"),), app_role_assignments_complex),
@@ -805,8 +838,8 @@ _SPECS = [
     FunctionSpec("CDate", (_p("expression"),), cdate),
     FunctionSpec("Coalesce", (_p("source", repeating=True), _p("defaultValue", required=False)), coalesce,
                  kind="lazy", binder=_coalesce_binder),
-    FunctionSpec("ConvertToBase64", (_p("source"),), convert_to_base64),
-    FunctionSpec("ConvertToUTF8Hex", (_p("source"),), convert_to_utf8_hex),
+    FunctionSpec("ConvertToBase64", (_p("source"),), convert_to_base64, limited=True),
+    FunctionSpec("ConvertToUTF8Hex", (_p("source"),), convert_to_utf8_hex, limited=True),
     FunctionSpec("Count", (_p("attribute"),), count),
     FunctionSpec("CStr", (_p("value"),), cstr),
     FunctionSpec("DateAdd", (_p("interval"), _p("value", I), _p("dateTime", D)), date_add),
@@ -824,10 +857,10 @@ _SPECS = [
     FunctionSpec("IsPresent", (_p("Expression"),), is_present),
     FunctionSpec("IsString", (_p("Expression"),), is_string),
     FunctionSpec("Item", (_p("attribute"), _p("index", I)), item),
-    FunctionSpec("Join", (_p("separator"), _p("source", repeating=True)), join),
+    FunctionSpec("Join", (_p("separator"), _p("source", repeating=True)), join, limited=True),
     FunctionSpec("Left", (_p("String"), _p("NumChars", I)), left),
     FunctionSpec("Mid", (_p("source"), _p("start", I), _p("length", I)), mid),
-    FunctionSpec("NormalizeDiacritics", (_p("source"),), normalize_diacritics),
+    FunctionSpec("NormalizeDiacritics", (_p("source"),), normalize_diacritics, limited=True),
     FunctionSpec("Not", (_p("source", B),), not_function),
     FunctionSpec("Now", (), now, kind="context"),
     FunctionSpec("NumFromDate", (_p("value"),), num_from_date),
@@ -837,7 +870,7 @@ _SPECS = [
                                   _p("CharactersToAvoid", required=False)), random_string, kind="context"),
     FunctionSpec("Redact", (_p("value"),), redact),
     FunctionSpec("RemoveDuplicates", (_p("attribute"),), remove_duplicates),
-    FunctionSpec("Replace", REPLACE_PARAMS, make_replace, by_presence=True),
+    FunctionSpec("Replace", REPLACE_PARAMS, make_replace, by_presence=True, limited=True),
     FunctionSpec("SelectUniqueValue", (_p("uniqueValueRule", repeating=True),), select_unique_value, kind="lazy",
                  min_repeats=2, top_level_only=True),
     FunctionSpec("SingleAppRoleAssignment", (_p("appRoleAssignments"),), single_app_role_assignment),

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from . import dotnet_regex
+from . import dotnet_regex, limits
 from .values import coerce_input, is_null_or_empty, parse_int, text
 
 ALL_TYPES = ["String", "Integer", "Reference", "Binary", "Boolean", "DateTime"]
@@ -31,6 +31,11 @@ GROUP_KEYS = ("groups", "inputFilterGroups", "categoryFilterGroups")
 
 class FilterError(ValueError):
     """A scoping filter that cannot be evaluated (unknown operator, bad regex…)."""
+
+
+class FilterLimitExceeded(FilterError, limits.LimitExceeded):
+    """A REGEX MATCH clause ran out of its time budget: a ``FilterError`` for callers that report
+    the filter, and an ``EvaluationError`` for those that fail the object on one."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ def _regex(value: str, pattern: str) -> bool:
         return dotnet_regex.is_match(value, pattern)
     except re.error as exc:
         raise FilterError(f"invalid regular expression {pattern!r}: {exc}") from None
+    except limits.LimitExceeded as exc:
+        raise FilterLimitExceeded(f"REGEX MATCH: {exc}") from None
 
 
 _STRING = ("String",)
@@ -97,6 +104,7 @@ def groups_match(groups: list[Mapping[str, Any]] | None, attributes: Mapping[str
     ``inputFilterGroups`` / ``categoryFilterGroups``."""
     if not groups:
         return True
+    limits.start()  # the filter's REGEX MATCH clauses share one time budget per object
     return any(all(clause_matches(clause, attributes) for clause in group.get("clauses") or [])
                for group in groups)
 
