@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -70,7 +71,13 @@ def serve(
         raise typer.BadParameter("several workers need PostgreSQL (GRAPHSYNC_DATABASE_URL)")
     store = "in-memory (throw-away)" if settings.in_memory else settings.resolved_database_url.split("@")[-1]
     console.print(f"[bold]graphsync[/] on [cyan]{settings.base_url}[/] — store: {store}")
-    console.print(f"  Graph base URL: {settings.base_url}/v1.0   token: graphsync token")
+    console.print(f"  Graph base URL: {settings.base_url}/v1.0")
+    application = None
+    if settings.in_memory:  # its signing key lives in this process only: no 'graphsync token' can sign for it
+        application = create_app(settings)
+        _print_memory_credentials(application.state.runtime)
+    else:
+        typer.echo(f"  token: {token_command(settings)}")
     if not settings.engine:
         console.print("  provisioning engine: off (run 'graphsync worker' beside this server)")
     if workers > 1:
@@ -83,9 +90,43 @@ def serve(
         return
     from graphsync.runtime.runtime import freeze_startup_heap
 
-    application = create_app(settings)
+    application = application or create_app(settings)
     freeze_startup_heap()
     uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+
+
+DEFAULT_SETTINGS = Settings.model_construct()  # the defaults alone, without the environment
+
+
+def token_command(settings: Settings) -> str:
+    """The 'graphsync token' command line whose tokens a server with ``settings`` accepts: the same
+    issuer (its base URL) and the same signing key (its data directory or database)."""
+    command = "graphsync token"
+    if settings.base_url != DEFAULT_SETTINGS.base_url:
+        command += f" --url {settings.base_url}"
+    if settings.database_url:
+        return f"{command}   (with this server's GRAPHSYNC_DATABASE_URL and GRAPHSYNC_SECRET_KEY)"
+    if settings.data_dir.resolve() != DEFAULT_SETTINGS.data_dir.resolve():
+        command += f" --data-dir {settings.data_dir.resolve()}"
+    if settings.secret_key:
+        command += "   (with this server's GRAPHSYNC_SECRET_KEY)"
+    return command
+
+
+def _print_memory_credentials(runtime) -> None:
+    """A token for the default tenant, and a client whose secret gets more from the token endpoint."""
+    settings, now = runtime.settings, runtime.clock.now()
+    with runtime.db.transaction() as conn:
+        client, secret = tenants.create_client(conn, now, settings.default_tenant_id, "graphsync serve --memory",
+                                               tenants.ADMIN_ROLES)
+    token = runtime.tokens.issue(settings.default_tenant_id, client.client_id, client.roles, now, client.display_name)
+    minutes = settings.token_lifetime_seconds // 60
+    # plain echo: rich would wrap the token at the terminal's width
+    typer.echo(f"  token (valid {minutes} min; the store is in memory, so 'graphsync token' cannot sign for it):")
+    typer.echo(f"    {token}")
+    typer.echo("  more tokens: curl -s -d grant_type=client_credentials -d scope=https://graph.microsoft.com/.default "
+               f"-d client_id={client.client_id} -d client_secret={secret} "
+               f"{settings.base_url}/{settings.default_tenant_id}/oauth2/v2.0/token")
 
 
 @app.command()
@@ -139,9 +180,25 @@ def worker():
 def token(
     tenant: Optional[str] = typer.Option(None, help="Tenant id (default: the local default tenant)."),
     role: list[str] = typer.Option(list(tenants.ADMIN_ROLES), "--role", "-r", help="Permission to put in the token."),
+    url: Optional[str] = typer.Option(
+        None, help="The server's URL (as 'graphsync serve' printed it, or any URL that reaches it): its tokens "
+                   "name it as their issuer. A running server is asked for its issuer and signing key. "
+                   "Default: GRAPHSYNC_PUBLIC_URL, else http://GRAPHSYNC_HOST:GRAPHSYNC_PORT."),
+    data_dir: Optional[Path] = typer.Option(None, help="The server's data directory (env GRAPHSYNC_DATA_DIR, "
+                                                        "default ./var): where its signing key is."),
 ):
-    """Print a ready bearer token (for using graphsync as an emulator)."""
-    runtime = _runtime()
+    """Print a ready bearer token for the server that uses this data directory (or database).
+
+    Start-up of 'graphsync serve' prints the exact command for it; a 'serve --memory' server prints a
+    token itself."""
+    overrides: dict = {"data_dir": data_dir} if data_dir is not None else {}
+    if url:
+        overrides["public_url"] = url.rstrip("/")
+    settings = Settings(**overrides)
+    if settings.in_memory:
+        raise typer.BadParameter("an in-memory store has its keys in the server's process only; "
+                                 "'graphsync serve --memory' prints a token at start-up", param_hint="--url")
+    runtime = _runtime(settings)
     tenant_id = tenant or runtime.settings.default_tenant_id
     with runtime.db.transaction() as conn:
         found = tenants.get_tenant(conn, tenant_id)
@@ -150,7 +207,35 @@ def token(
     bad = [r for r in role if r not in tenants.KNOWN_ROLES]
     if bad:
         raise typer.BadParameter(f"unknown permission(s): {', '.join(bad)}")
+    if url:
+        _match_running_server(runtime, url.rstrip("/"), found.id)
     typer.echo(runtime.tokens.issue(found.id, "graphsync-cli", role, runtime.clock.now(), "graphsync CLI"))
+
+
+def _match_running_server(runtime, url: str, tenant_id: str) -> None:
+    """Take the issuer of the server at ``url`` (it may be reached by another name than the one it
+    calls itself, e.g. 127.0.0.1 for a server on 0.0.0.0), and make sure it verifies with the key
+    this data directory holds. A server that does not answer is left alone (a token for later)."""
+    import httpx
+
+    try:
+        metadata = httpx.get(f"{url}/{tenant_id}/v2.0/.well-known/openid-configuration", timeout=5)
+        keys = httpx.get(f"{url}/{tenant_id}/discovery/v2.0/keys", timeout=5)
+        issuer = metadata.json()["issuer"] if metadata.status_code == 200 else None
+        kids = {key.get("kid") for key in keys.json().get("keys", [])} if keys.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        return  # not running, or not graphsync: the token names the URL given
+    if not isinstance(issuer, str) or kids is None:
+        return
+    if runtime.tokens.keys.kid not in kids:
+        raise typer.BadParameter(
+            f"the server at {url} does not sign with the key of {runtime.settings.data_dir.resolve()} "
+            f"({runtime.settings.resolved_database_url.split('@')[-1]}): give the server's --data-dir, or its "
+            "GRAPHSYNC_DATABASE_URL and GRAPHSYNC_SECRET_KEY (a 'serve --memory' server printed a token at "
+            "start-up)", param_hint="--url")
+    suffix = f"/{tenant_id}/v2.0"
+    if issuer.endswith(suffix):
+        runtime.tokens.base_url = issuer[:-len(suffix)]
 
 
 @tenant_app.command("create")

@@ -52,6 +52,83 @@ def test_token_is_for_the_default_tenant(data_dir):
     assert (data_dir / "graphsync.db").exists()
 
 
+@pytest.fixture
+def served(monkeypatch):
+    """'graphsync serve' without listening: the app it would run, captured."""
+    import uvicorn
+
+    import graphsync.runtime.runtime as runtime_module
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda application, **options: started.update(app=application, **options))
+    monkeypatch.setattr(runtime_module, "freeze_startup_heap", lambda: None)
+    yield started
+    if "app" in started:
+        started["app"].state.runtime.close()
+
+
+def graph_status(application, token: str) -> int:
+    from fastapi.testclient import TestClient
+    with TestClient(application) as client:
+        return client.get("/v1.0/applications", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def test_serve_memory_prints_a_token_that_server_accepts(served, monkeypatch):
+    """'graphsync token' cannot sign for an in-memory server (its key lives in that process), yet
+    start-up used to point there; it prints a token and a client for more instead."""
+    from fastapi.testclient import TestClient
+
+    monkeypatch.delenv("GRAPHSYNC_DATABASE_URL", raising=False)
+    result = runner.invoke(app, ["serve", "--memory", "--no-engine", "--port", "9731"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    token = lines[lines.index(next(line for line in lines if "token (valid" in line)) + 1].strip()
+    assert graph_status(served["app"], token) == 200
+    curl = next(line for line in lines if "more tokens: curl" in line).split()
+    form = {part.split("=", 1)[0]: part.split("=", 1)[1] for part in curl if "=" in part and not part.startswith("http")}
+    with TestClient(served["app"]) as client:
+        issued = client.post(curl[-1].split("9731", 1)[1], data=form)
+    assert issued.status_code == 200, issued.text
+    assert graph_status(served["app"], issued.json()["access_token"]) == 200
+
+
+def test_the_token_command_serve_prints_works_from_another_shell(served, data_dir, tmp_path, monkeypatch):
+    """A server on another port and data directory: the printed command gives tokens it accepts,
+    run where the server's environment is not (another directory, no GRAPHSYNC_* variables)."""
+    import shlex
+
+    result = runner.invoke(app, ["serve", "--port", "9732", "--no-engine"])
+    assert result.exit_code == 0, result.output
+    command = next(line for line in result.output.splitlines() if "graphsync token" in line)
+    args = shlex.split(command.split("graphsync token", 1)[1])
+    assert args == ["--url", "http://127.0.0.1:9732", "--data-dir", str(data_dir.resolve())]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("GRAPHSYNC_DATA_DIR")
+    printed = runner.invoke(app, ["token", *args])
+    assert printed.exit_code == 0, printed.output
+    assert graph_status(served["app"], printed.output.strip()) == 200
+
+
+def test_token_url_asks_the_running_server_for_its_issuer_and_key(tmp_path, monkeypatch):
+    """A server listening on all interfaces calls itself http://0.0.0.0:PORT; a token asked for with
+    the URL the user reaches it by still names that issuer. Another data directory's key is refused."""
+    import httpx
+
+    from graphsync.testing import EmulatorServer, free_port
+    monkeypatch.delenv("GRAPHSYNC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GRAPHSYNC_SECRET_KEY", raising=False)
+    with EmulatorServer(Settings(data_dir=tmp_path / "srv", host="0.0.0.0", port=free_port(), engine=False)) as server:
+        printed = runner.invoke(app, ["token", "--url", server.url, "--data-dir", str(tmp_path / "srv")])
+        assert printed.exit_code == 0, printed.output
+        response = httpx.get(f"{server.url}/v1.0/applications",
+                             headers={"Authorization": f"Bearer {printed.output.strip()}"})
+        assert response.status_code == 200, response.text
+        stranger = runner.invoke(app, ["token", "--url", server.url, "--data-dir", str(tmp_path / "other")],
+                                 env={"COLUMNS": "400"})
+        assert stranger.exit_code == 2 and "does not sign with the key" in stranger.output
+
+
 def test_client_create_grant_and_list(data_dir):
     created = runner.invoke(app, ["client", "create", "hr-sync", "--role", "Synchronization.Read.All"])
     assert created.exit_code == 0, created.output
