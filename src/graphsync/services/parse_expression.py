@@ -1,7 +1,15 @@
 """parseExpression: parse an attribute-mapping expression and, given a test object, evaluate it.
 
 Parse and evaluation failures are answers (200 with ``parsingSucceeded``/``evaluationSucceeded``
-false and ``error`` filled), not HTTP errors, as in Entra.
+false and ``error`` filled), not HTTP errors, as in Entra; so is an evaluation that runs over
+its limits (``expressions.limits``: a regular expression's time budget, the size of the values
+it builds).
+
+What the answer needs from the database (that the schema exists, the tenant's default domain)
+is read in a short read-only unit; parsing and evaluating happen after it closed. An expression
+is the caller's own code: it must not run inside a transaction, where on SQLite it would hold
+the process-wide write lock (every tenant's writes and the engine waiting on it) for as long as
+it runs.
 """
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ from graphsync import expressions
 from graphsync.models import ParseExpressionBody
 from graphsync.services import schemas_of
 from graphsync.services.context import Context
-from graphsync.services.synchronization import Owner
+from graphsync.services.synchronization import Owner, RootKind, resolve_owner
 from graphsync.services.tenants import get_tenant
 
 
@@ -19,9 +27,25 @@ def _error(code: str, message: str, target: str) -> dict[str, Any]:
     return {"code": code, "message": message, "target": target, "details": [], "innerError": None}
 
 
-def parse_expression(ctx: Context, owner: Owner, parent: str, parent_id: str,
+def parse_expression(runtime, tenant_id: str, root: RootKind, owner_id: str, parent: str, parent_id: str,
                      body: ParseExpressionBody) -> dict[str, Any]:
-    schemas_of.get_schema(ctx, owner, parent, parent_id)  # the schema must exist (404 otherwise)
+    """The ``parseExpressionResponse`` for ``body`` against the schema of job or template
+    ``parent_id`` (404 when there is none). Blocking: call it off the event loop."""
+    with runtime.unit(tenant_id, read_only=True) as ctx:
+        context = evaluation_context(ctx, resolve_owner(ctx, root, owner_id), parent, parent_id)
+    return answer(body, context)
+
+
+def evaluation_context(ctx: Context, owner: Owner, parent: str, parent_id: str) -> expressions.EvaluationContext:
+    """What evaluating against the schema of ``parent_id`` needs from the database (404 when the
+    schema does not exist)."""
+    schemas_of.get_schema(ctx, owner, parent, parent_id)
+    tenant = get_tenant(ctx.conn, ctx.tenant_id)
+    return expressions.EvaluationContext(clock=ctx.clock.now, default_domain=tenant.default_domain if tenant else "")
+
+
+def answer(body: ParseExpressionBody, context: expressions.EvaluationContext) -> dict[str, Any]:
+    """Parse ``body.expression`` and evaluate it against ``body.testInputObject`` (no I/O)."""
     result: dict[str, Any] = {"error": None, "evaluationResult": None, "evaluationSucceeded": False,
                               "parsedExpression": None, "parsingSucceeded": False}
     try:
@@ -35,8 +59,6 @@ def parse_expression(ctx: Context, owner: Owner, parent: str, parent_id: str,
     if test is None:
         return result
     attributes = {str(p.get("key")): p.get("value") for p in test.properties or [] if p.get("key") is not None}
-    tenant = get_tenant(ctx.conn, ctx.tenant_id)
-    context = expressions.EvaluationContext(clock=ctx.clock.now, default_domain=tenant.default_domain if tenant else "")
     try:
         value = expressions.evaluate(node, attributes, context)
     except (expressions.ExpressionError, expressions.EvaluationError) as exc:

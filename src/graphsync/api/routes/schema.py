@@ -3,6 +3,7 @@ directory definitions, the function and operator tables, and parseExpression."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from graphsync import expressions
 from graphsync.api.auth import DISCOVER, SYNC_READ, SYNC_WRITE, allow
@@ -128,8 +129,9 @@ def build(root: str) -> APIRouter:
     async def parse_expression(request: Request, owner_id: str, parent: str, parent_id: str,
                                principal=Depends(writer)):
         body = await read_json(request, ParseExpressionBody, limit(request))
-        result = await call_owned(request, principal, root, owner_id, parse_service.parse_expression,
-                                  schema_owner(parent), parent_id, body)
+        # not call_owned: that would evaluate inside a write transaction (see the service)
+        result = await run_in_threadpool(parse_service.parse_expression, request.app.state.runtime,
+                                         principal.tenant_id, root, owner_id, schema_owner(parent), parent_id, body)
         return ok(entity(request, result, "microsoft.graph.parseExpressionResponse"))
 
     return router
