@@ -394,10 +394,13 @@ def test_unknown_api_version_is_404(http, world, version, tail):
     check_graph_error(response, 404)
 
 
-def test_ping_is_beta_only(http, world):
-    check_graph_error(http.get(f"{world.sync}/Ping()"), 404)
-    response = check_status(http.get(world.sync.replace("/v1.0/", "/beta/") + "/Ping()"), 200)
-    assert response.json()["value"]
+@pytest.mark.parametrize("version", ["v1.0", "beta"])
+def test_ping_answers_on_both_versions(http, world, version):
+    """Beta's Ping() answers on v1.0 as well (it was a 404 there)."""
+    for ping in ("Ping()", "ping()"):
+        response = check_status(http.get(world.sync.replace("/v1.0/", f"/{version}/") + f"/{ping}"), 200)
+        assert response.json()["value"] == "OK"
+        assert response.json()["@odata.context"].endswith(f"/{version}/$metadata#Edm.String")
 
 
 def skiptoken(data: Any) -> str:

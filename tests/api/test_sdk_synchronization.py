@@ -132,6 +132,25 @@ async def test_synchronization_entity_put_and_get(graph):
     assert values == {SynchronizationSecret.BaseAddress: "https://a.example", SynchronizationSecret.SecretToken: "*"}
 
 
+async def test_synchronization_answers_carry_its_odata_type_and_the_sdk_reads_them(graph, http):
+    """GET, PATCH and PUT of …/synchronization answer as the documentation's example shows
+    ("@odata.type": "#microsoft.graph.synchronization"), on both roots; the SDK still parses them."""
+    app, sp = await instantiate(graph)
+    for path in (f"/v1.0/servicePrincipals/{sp.id}/synchronization", f"/beta/applications/{app.id}/synchronization"):
+        pair = {"key": "BaseAddress", "value": "https://t.example"}
+        for response in (http.get(path), http.patch(path, json={"secrets": [pair]}),
+                         http.put(path, json={"secrets": [pair]}), http.get(path, params={"$select": "id"})):
+            assert response.status_code == 200, response.text
+            assert response.json()["@odata.type"] == "#microsoft.graph.synchronization", response.text
+    sync = graph.service_principals.by_service_principal_id(sp.id).synchronization
+    put = await sync.put(Synchronization(secrets=[
+        SynchronizationSecretKeyStringValuePair(key=SynchronizationSecret.BaseAddress, value="https://b.example")]))
+    got = await sync.get()
+    assert got.odata_type == "#microsoft.graph.synchronization" and got.id == sp.id
+    assert {s.key: s.value for s in got.secrets} == {SynchronizationSecret.BaseAddress: "https://b.example"}
+    assert put.odata_type == "#microsoft.graph.synchronization" and put.id == sp.id
+
+
 async def test_templates_crud_on_application(graph):
     app, _ = await instantiate(graph)
     templates = graph.applications.by_application_id(app.id).synchronization.templates

@@ -11,13 +11,14 @@ from graphsync.api.common import call_owned, check_version, limit, no_content, o
 from graphsync.api.http import public_base, read_json
 from graphsync.api.odata import collection, entity, parse_query
 from graphsync.api.versions import template_for
-from graphsync.errors import NotFound, NotImplementedYet
+from graphsync.errors import NotImplementedYet
 from graphsync.models import (JobCreate, JobUpdate, ProvisionOnDemandBody, RestartBody, SecretsBody,
                               SynchronizationBody, TemplateBody, ValidateCredentialsBody)
 from graphsync.services import jobs, provisioning, synchronization, templates
 from graphsync.services.paging import Page
 
 ROOTS = ("applications", "servicePrincipals")
+SYNCHRONIZATION_TYPE = "#microsoft.graph.synchronization"
 
 
 def build(root: str) -> APIRouter:
@@ -28,19 +29,24 @@ def build(root: str) -> APIRouter:
     def here(owner_id: str, tail: str = "") -> str:
         return f"{root}('{owner_id}')/synchronization{tail}"
 
+    def synchronization_entity(request: Request, owner_id: str, doc: dict, query=None) -> dict:
+        """As the documentation's example shows it: with its @odata.type."""
+        return entity(request, {"@odata.type": SYNCHRONIZATION_TYPE, **doc},
+                      f"{root}('{owner_id}')/synchronization/$entity", query)
+
     # -- the synchronization entity ------------------------------------------------------------
 
     @router.get("")
     async def get_synchronization(request: Request, owner_id: str, principal=Depends(reader)):
         query = parse_query(request, collection=False)
         doc = await call_owned(request, principal, root, owner_id, synchronization.get_synchronization)
-        return ok(entity(request, doc, f"{root}('{owner_id}')/synchronization/$entity", query))
+        return ok(synchronization_entity(request, owner_id, doc, query))
 
     async def _update(request: Request, owner_id: str, principal, replace: bool):
         body = await read_json(request, SynchronizationBody, limit(request))
         doc = await call_owned(request, principal, root, owner_id, synchronization.update_synchronization, body,
                                replace)
-        return ok(entity(request, doc, f"{root}('{owner_id}')/synchronization/$entity"))
+        return ok(synchronization_entity(request, owner_id, doc))
 
     @router.patch("")
     async def patch_synchronization(request: Request, owner_id: str, principal=Depends(secret_writer)):
@@ -60,10 +66,9 @@ def build(root: str) -> APIRouter:
     @router.get("/Ping()")
     @router.get("/ping()")
     async def ping(request: Request, owner_id: str, version: str, principal=Depends(reader)):
-        if version != "beta":
-            raise NotFound("Ping() exists in the beta API only.", code="UnknownError")
+        """Beta's Ping() (the reference's CSDL has it in beta only); on v1.0 too, as the seed asks."""
         value = await call_owned(request, principal, root, owner_id, synchronization.ping)
-        return ok({"@odata.context": f"{public_base(request)}/beta/$metadata#Edm.String",
+        return ok({"@odata.context": f"{public_base(request)}/{version}/$metadata#Edm.String",
                    "value": value})
 
     # -- secrets -------------------------------------------------------------------------------
