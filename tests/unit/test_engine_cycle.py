@@ -91,6 +91,9 @@ class MemoryStore:
                      and (after is None or s > after) and (upto is None or s <= upto))
         return ids[:limit] if limit else ids
 
+    def display_names(self, object_type, source_ids):
+        return {s: link.exported.get("displayName") or s for s, link in self.links(object_type, source_ids).items()}
+
     def target_ids(self, object_type, source_ids):
         return {s: link.target_id for s, link in self.links(object_type, source_ids).items()}
 

@@ -610,7 +610,7 @@ class Cycle:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
             outcome = Outcome("update", "failure", link.target_id, str(exc), exc.code)
-            self._log(rule, link.source_id, None, outcome)
+            self._log(rule, link.source_id, _named(link), outcome)
             object_type = _object_type(rule)
             return None, self._escrow(object_type, link.source_id, outcome,
                                       self._due_escrows.get((object_type, link.source_id)))
@@ -627,7 +627,7 @@ class Cycle:
                                 resource.member_operations(added, removed, self.settings.dialect))
         link.exported[target] = sorted(wanted)
         source_of = {targets[(kind, member)]: [kind, member] for member, kind in members if (kind, member) in targets}
-        self._log(rule, link.source_id, None, Outcome(
+        self._log(rule, link.source_id, _named(link), Outcome(
             "update", "success", link.target_id, "Group members updated.",
             modified={"members": (f"removed {len(removed)}" if removed else None, f"added {len(added)}")}),
             refs={"members": [source_of[tid] for tid in added[:NAMED_MEMBERS]],
@@ -643,7 +643,7 @@ class Cycle:
             link.exported, {target: wanted}, self.settings.dialect))
         previous = link.exported.get(target)
         link.exported[target] = wanted
-        self._log(rule, link.source_id, None, Outcome("update", "success", link.target_id, "Manager updated.",
+        self._log(rule, link.source_id, _named(link), Outcome("update", "success", link.target_id, "Manager updated.",
                                                       modified={"manager": (previous, wanted)}),
                   refs={"manager": manager})
         return True
@@ -651,8 +651,8 @@ class Cycle:
     # ------------------------------------------------------------------------------------------
     def _log(self, rule: ObjectRule, sid: str, doc: dict | None, outcome: Outcome,
              refs: dict[str, Any] | None = None) -> None:
-        """Buffer a log entry; ``refs``: the source ids of the manager or added members it names
-        (resolved to display names by ``_name`` before it is written)."""
+        """Buffer a log entry; ``refs``: the source ids of the manager or added members it sets
+        (named by ``_name`` before it is written)."""
         record = logs.record(self.settings, self.result.cycle_id, rule, sid, doc, outcome, self.now())
         if refs:
             record["refs"] = refs
@@ -666,29 +666,27 @@ class Cycle:
         return taken
 
     def _name(self, entries: list[dict[str, Any]], object_type: str | None) -> None:
-        """Display names for entries written without their object's document (reference
-        updates): the object itself, and the manager or added members they set. One read per
-        object type, and only for entries that need it."""
-        unnamed = [e for e in entries if e["name"] == e["sourceId"] or "refs" in e]
-        if not unnamed:
+        """The display names of the manager or added members that reference updates set, as
+        last exported to the target (their links: no directory read). Only for entries that
+        need it."""
+        named = [e for e in entries if "refs" in e]
+        if not named:
             return
-        wanted: dict[str, set[str]] = {"user": set(), "group": set()}
-        for entry in unnamed:
-            wanted[object_type or entry["kind"].lower()].add(entry["sourceId"])
-            refs = entry.get("refs") or {}
+        wanted: dict[str, set[str]] = {}
+        for entry in named:
+            refs = entry["refs"]
             if refs.get("manager"):
-                wanted["user"].add(refs["manager"])
+                wanted.setdefault("user", set()).add(refs["manager"])
             for kind, sid in refs.get("members") or []:
                 wanted.setdefault(kind, set()).add(sid)
-        names = {(kind, sid): doc.get("displayName") or doc.get("userPrincipalName") or sid
-                 for kind, ids in wanted.items() if ids for sid, doc in self.source.get(kind, sorted(ids)).items()}
-        for entry in unnamed:
-            entry["name"] = names.get((object_type or entry["kind"].lower(), entry["sourceId"]), entry["name"])
-            refs = entry.pop("refs", None) or {}
+        names = {(kind, sid): name for kind, ids in wanted.items()
+                 for sid, name in self.store.display_names(kind, sorted(ids)).items()}
+        for entry in named:
+            refs = entry.pop("refs")
             if refs.get("manager"):
                 entry["modified"].append(["manager.displayName", None, names.get(("user", refs["manager"]))])
             if refs.get("members"):
-                shown = ", ".join(names.get((kind, sid), sid) for kind, sid in refs["members"])
+                shown = ", ".join(names.get((kind, sid)) or sid for kind, sid in refs["members"])
                 entry["modified"].append(["members.added", None,
                                           shown + (f" and {refs['more']} more" if refs.get("more") else "")])
 
@@ -699,6 +697,12 @@ class Cycle:
 
 def _object_type(rule: ObjectRule) -> str:
     return "group" if rule.group else "user"
+
+
+def _named(link: Link) -> dict[str, Any]:
+    """A stand-in document for log entries of a linked object: its name as last exported."""
+    exported = link.exported
+    return {"displayName": exported.get("displayName") or exported.get("userName") or link.source_id}
 
 
 def _modified(exported: dict, changed: dict, shown: dict) -> dict[str, tuple[Any, Any]]:

@@ -83,6 +83,17 @@ class DatabaseStateStore:
             return {row.source_id: Link(object_type, row.source_id, row.target_id, dict(row.exported)) for row in rows}
 
     @retry_transient
+    def display_names(self, object_type: ObjectType, source_ids: list[str]) -> dict[str, str]:
+        """Linked source id → the displayName last exported for it (else its userName)."""
+        exported = sync_links.c.exported
+        with self._unit() as ctx:
+            rows = ctx.conn.execute(select(sync_links.c.source_id, exported["displayName"].as_string(),
+                                           exported["userName"].as_string()).where(
+                self._where(sync_links), sync_links.c.object_type == object_type,
+                among(ctx.conn, sync_links.c.source_id, source_ids))) if source_ids else ()
+            return {sid: name or user_name or sid for sid, name, user_name in rows}
+
+    @retry_transient
     def link_ids(self, object_type: ObjectType, after: str | None, upto: str | None,
                  limit: int | None = None) -> list[str]:
         query = select(sync_links.c.source_id).where(self._where(sync_links), sync_links.c.object_type == object_type)
