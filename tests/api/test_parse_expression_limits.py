@@ -86,3 +86,25 @@ def test_values_over_the_size_cap_and_oversized_patterns_are_answers(http):
     assert "more than the 1,048,576 a value may have" in too_big["error"]["message"]
     unrolled = _parse(http, sp, job, 'Replace([x], , "(a{65535}){65535}", , "", , )', x="aaa").json()
     assert unrolled["evaluationSucceeded"] is False and "too large" in unrolled["error"]["message"]
+
+
+def test_one_tenant_evaluates_a_few_expressions_at_a_time(server, http):
+    """A flood of slow evaluations answers 429 beyond the tenant's slots instead of taking every
+    thread of the server; a parse without a test object needs no slot."""
+    from graphsync.services import parse_expression
+    sp, job = _scim_job(http)
+    flood = parse_expression.EVALUATIONS_PER_TENANT + 3
+    answers: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda: answers.append(
+        _parse(http, sp, job, 'Replace([mail], , "(a|aa)+$", , "", , )', mail=VICTIM))) for _ in range(flood)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(429) >= 1 and statuses.count(200) >= 1, statuses
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.headers["Retry-After"] == "1" and refused.json()["error"]["code"] == "TooManyRequests"
+    parsed = http.post(f"/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/schema/parseExpression",
+                       json={"expression": 'Replace([mail], , "(a|aa)+$", , "", , )'})
+    assert parsed.status_code == 200 and parsed.json()["parsingSucceeded"] is True

@@ -366,3 +366,26 @@ def test_beta_shows_a_failures_details_in_its_deprecated_status_info():
         "reason": entry["provisioningStatusInfo"]["errorInformation"]["reason"], "additionalDetails": None,
         "errorCategory": "nonServiceFailure", "recommendedAction": None}
     assert "statusInfo" not in provisioning_log_for("v1.0", entry)
+
+
+def test_a_scoping_filter_out_of_its_time_budget_fails_that_object_only():
+    import copy
+    schema = copy.deepcopy(templates.builtin_template("scim")["schema"])
+    users = next(m for m in schema["synchronizationRules"][0]["objectMappings"] if m["sourceObjectName"] == "User")
+    users["scope"] = {"groups": [{"clauses": [{"identifier": "c1", "operatorName": "REGEX MATCH",
+                                               "sourceOperandName": "displayName",
+                                               "targetOperand": {"values": ["^(a|aa)+$"]}}]}]}
+    rules = compile_schema(schema)
+    slow = user(1, displayName="a" * 40 + "b")  # (a|aa)+ tries ~10^8 ways before it fails
+    source, store, target, clock = MemorySource([slow, user(2, displayName="aaaa")]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+
+    async def go():
+        async with ScimClient("http://scim.test", None, transport=target.transport()) as client:
+            return await Cycle(rules, SETTINGS, source, client, store, clock.now,
+                               expressions.EvaluationContext()).run(initial=True, watermark=0)
+    result = asyncio.run(go())
+    assert result.escrowed == 1 and len(target.resources["Users"]) == 1  # the other one went on
+    failed = next(e for e in store.logs if e["provisioningStatusInfo"]["status"] == "failure")
+    assert failed["sourceIdentity"]["id"] == "u0001"
+    assert failed["provisioningStatusInfo"]["errorInformation"]["reason"].startswith("A scoping filter failed")

@@ -369,8 +369,9 @@ class Cycle:
                 raise CredentialsRejected(str(exc)) from exc
             return Outcome(attempt[0], "failure", link.target_id if link else None, str(exc), exc.code), link
         except expressions.EvaluationError as exc:
-            return Outcome(attempt[0], "failure", link.target_id if link else None,
-                           f"An attribute mapping failed: {exc}", "MappingError"), link
+            what = "A scoping filter" if isinstance(exc, expressions.FilterError) else "An attribute mapping"
+            return Outcome(attempt[0], "failure", link.target_id if link else None, f"{what} failed: {exc}",
+                           "MappingError"), link
 
     async def _decide(self, rule: ObjectRule, sid: str, doc: dict | None, link: Link | None,
                       attempt: list[str]):

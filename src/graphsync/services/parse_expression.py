@@ -13,14 +13,42 @@ it runs.
 """
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from graphsync import expressions
+from graphsync.errors import TooManyRequests
 from graphsync.models import ParseExpressionBody
 from graphsync.services import schemas_of
 from graphsync.services.context import Context
 from graphsync.services.synchronization import Owner, RootKind, resolve_owner
 from graphsync.services.tenants import get_tenant
+
+
+EVALUATIONS_PER_TENANT = 4  # evaluations of one tenant at a time in this process; more answer 429
+_evaluating: Counter[str] = Counter()
+_evaluating_lock = threading.Lock()
+
+
+@contextmanager
+def _turn(tenant_id: str) -> Iterator[None]:
+    """One of the tenant's evaluation slots. A test object's evaluation may run for its whole
+    time budget (a second of regex): without a bound, one tenant's flood of them would take every
+    thread the server runs blocking calls in."""
+    with _evaluating_lock:
+        if _evaluating[tenant_id] >= EVALUATIONS_PER_TENANT:
+            raise TooManyRequests(f"At most {EVALUATIONS_PER_TENANT} parseExpression requests of a tenant are "
+                                  "evaluated at a time; retry in a second.", headers={"Retry-After": "1"})
+        _evaluating[tenant_id] += 1
+    try:
+        yield
+    finally:
+        with _evaluating_lock:
+            _evaluating[tenant_id] -= 1
+            if not _evaluating[tenant_id]:
+                del _evaluating[tenant_id]
 
 
 def _error(code: str, message: str, target: str) -> dict[str, Any]:
@@ -33,7 +61,10 @@ def parse_expression(runtime, tenant_id: str, root: RootKind, owner_id: str, par
     ``parent_id`` (404 when there is none). Blocking: call it off the event loop."""
     with runtime.unit(tenant_id, read_only=True) as ctx:
         context = evaluation_context(ctx, resolve_owner(ctx, root, owner_id), parent, parent_id)
-    return answer(body, context)
+    if body.test_input_object is None:  # parsing alone is linear in the expression's length
+        return answer(body, context)
+    with _turn(tenant_id):
+        return answer(body, context)
 
 
 def evaluation_context(ctx: Context, owner: Owner, parent: str, parent_id: str) -> expressions.EvaluationContext:
