@@ -31,7 +31,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class EmulatorServer:
+class BackgroundServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 from a background thread."""
+
+    def __init__(self, app, port: int, name: str = "background-server"):
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                                interface="asgi3")
+        self.port = port
+        self.name = name
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30):
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"{self.name} did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+class EmulatorServer(BackgroundServer):
     """A real graphsync HTTP server on 127.0.0.1 in a background thread."""
 
     def __init__(self, settings: Settings | None = None, clock=None):
@@ -40,27 +69,10 @@ class EmulatorServer:
         self.settings = settings or Settings(database_url="memory", emulator=True, port=free_port())
         self.app = create_app(self.settings, clock=clock)
         self.runtime = self.app.state.runtime
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.settings.port, log_level="warning",
-                                access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="graphsync-emulator", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.port}"
-
-    def start(self, timeout: float = 30) -> EmulatorServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the graphsync emulator did not start")
-            time.sleep(0.02)
-        return self
+        super().__init__(self.app, self.settings.port, "the graphsync emulator")
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        super().stop()
         self.runtime.close()
 
     def new_tenant(self, display_name: str = "test") -> dict:

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import threading
-import time
 from collections import Counter
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
-import uvicorn
 
 from graphsync import codec
-from graphsync.testing import free_port
+from graphsync.testing import BackgroundServer, free_port
 
 
-class QuirkyTarget:
+class QuirkyTarget(BackgroundServer):
     def __init__(self, upstream: str, *, ignores_start_index: bool = False, drops_email_type: bool = False,
                  races_creates: bool = False, latency: float = 0.0):
         self.upstream = upstream
@@ -34,30 +31,9 @@ class QuirkyTarget:
         self.drops_email_type = drops_email_type
         self.races_creates = races_creates
         self.latency = latency
-        self.port = free_port()
         self.requests: Counter[str] = Counter()
         self.raced: list[str] = []
-        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
-                                interface="asgi3")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="quirky-target", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> QuirkyTarget:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the quirky target did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        super().__init__(self._app, free_port(), "the quirky target")
 
     async def _app(self, scope, receive, send) -> None:
         if scope["type"] != "http":
