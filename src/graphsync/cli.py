@@ -60,6 +60,7 @@ def serve(
     import uvicorn
 
     from graphsync.api.app import create_app
+    from graphsync.metrics import configure_logging, shared_between_workers
 
     overrides = {k: v for k, v in {"host": host, "port": port, "engine": engine}.items() if v is not None}
     if memory:
@@ -67,6 +68,7 @@ def serve(
     if emulator:
         overrides["emulator"] = True
     settings = Settings(**overrides)
+    configure_logging(settings.log_level)  # the engine's lines (one per cycle) beside uvicorn's
     if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
         raise typer.BadParameter("several workers need PostgreSQL (GRAPHSYNC_DATABASE_URL)")
     store = "in-memory (throw-away)" if settings.in_memory else settings.resolved_database_url.split("@")[-1]
@@ -85,8 +87,9 @@ def serve(
         # environment, so the options given here travel there
         for name, value in overrides.items():
             os.environ[f"GRAPHSYNC_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-        uvicorn.run("graphsync.api.app:factory", factory=True, workers=workers, host=settings.host,
-                    port=settings.port, log_level=settings.log_level, access_log=False)
+        with shared_between_workers():  # /metrics sums the counters of every worker process
+            uvicorn.run("graphsync.api.app:factory", factory=True, workers=workers, host=settings.host,
+                        port=settings.port, log_level=settings.log_level, access_log=False)
         return
     from graphsync.runtime.runtime import freeze_startup_heap
 
@@ -130,7 +133,11 @@ def _print_memory_credentials(runtime) -> None:
 
 
 @app.command()
-def worker():
+def worker(
+    metrics_port: Optional[int] = typer.Option(None, help="Serve this worker's Prometheus metrics on this port "
+                                                          "(GET /metrics; GRAPHSYNC_METRICS_TOKEN applies)."),
+    metrics_host: str = typer.Option("127.0.0.1", help="Interface for --metrics-port."),
+):
     """Run provisioning (outbound cycles, bulkUpload records) without an HTTP server.
 
     Uses the database, settings and GRAPHSYNC_* environment of 'serve'; run it beside 'serve --no-engine'.
@@ -163,6 +170,10 @@ def worker():
         signal.signal(signum, stop)
     runtime = Runtime(settings).start()
     freeze_startup_heap()
+    if metrics_port:  # up before the worker says it runs
+        from graphsync.metrics import serve_worker_metrics
+        serve_worker_metrics(metrics_port, metrics_host, settings.metrics_token)
+        console.print(f"  metrics: http://{metrics_host}:{metrics_port}/metrics")
     store = settings.resolved_database_url.split("@")[-1]
     console.print(f"[bold]graphsync worker[/] (pid {os.getpid()}) running — store: {store}")
     runtime.start_engine()

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
     log_level: str = "info"
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at GET /metrics (counts only, no "
+                                                    "tenant data).")
+    metrics_token: str = Field(default="", description="When set, /metrics (and worker --metrics-port) need "
+                                                       "'Authorization: Bearer <this>'.")
     target_networks_allowed: str = Field(default="", description="SCIM targets only in these networks (CIDRs, "
                                                                    "comma-separated); empty = anywhere.")
     target_networks_denied: str = Field(default="", description="SCIM targets never in these networks (CIDRs, "

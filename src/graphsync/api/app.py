@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from graphsync import __version__
+from graphsync import __version__, metrics
 from graphsync.api.http import GraphConventions, install_error_handlers
 from graphsync.api.routes import (applications, audit, bulk_upload, dashboard, directory, emulator, oauth, schema,
                                   synchronization)
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(dashboard.router)  # first: /dashboard/… must not reach /{tenant}/… or /{version}/…
+    metrics.install(app, runtime)  # GET /metrics (Prometheus), before the /{tenant}/… routes too
     app.include_router(emulator.router)
     for root in bulk_upload.ROOTS:
         app.include_router(bulk_upload.build(root))
@@ -41,5 +42,6 @@ def factory() -> FastAPI:
     """Entry point for ``uvicorn --factory graphsync.api.app:factory`` (settings from the env)."""
     from graphsync.runtime.runtime import freeze_startup_heap
     app = create_app()
+    metrics.configure_logging(app.state.runtime.settings.log_level)  # uvicorn's set-up covers its loggers only
     freeze_startup_heap()
     return app

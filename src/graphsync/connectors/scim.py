@@ -20,12 +20,14 @@ import re
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
 
 import httpx
 
 from graphsync import codec
+from graphsync.metrics import observe_target
 
 SCIM_JSON = "application/scim+json"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -261,11 +263,17 @@ class ScimClient:
             await self._sleep(self._backoff(attempt))
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
-        response = await self._transport.handle_async_request(request)
+        started = perf_counter()
         try:
-            await response.aread()
-        finally:
-            await response.aclose()
+            response = await self._transport.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        except Exception:
+            observe_target(request.method, 0, perf_counter() - started)  # no answer: timeout, reset …
+            raise
+        observe_target(request.method, response.status_code, perf_counter() - started)
         return response
 
     def _backoff(self, attempt: int) -> float:

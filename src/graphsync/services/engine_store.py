@@ -11,7 +11,7 @@ from typing import Any, Callable, ContextManager, Iterator
 
 from sqlalchemy import and_, delete, func, insert, select
 
-from graphsync import codec
+from graphsync import codec, metrics
 from graphsync.engine.ports import Escrow, Link, ObjectType
 from graphsync.services import directory
 from graphsync.services.context import Context
@@ -39,7 +39,7 @@ class DatabaseStateStore:
     @contextmanager
     def transaction(self) -> Iterator[Context]:
         """Calls inside share one transaction, which writes only behind the fence."""
-        with self._new_unit() as ctx:
+        with metrics.after_commit(), self._new_unit() as ctx:  # objects count once committed
             if self.fence is not None:
                 self.fence(ctx.conn)
             self._open = ctx
@@ -210,6 +210,7 @@ class DatabaseStateStore:
             directory.insert_rows(ctx, provisioning_logs, _LOG_COLUMNS, [
                 (ctx.tenant_id, e["id"], self.job_id, e["cycleId"], now, e["action"], e["status"], e["sourceId"],
                  codec.dumps(e)) for e in entries], json_text=("doc",))
+            metrics.count_objects("outbound", [(e["action"], e["status"]) for e in entries])
 
 
 _LOG_COLUMNS = ("tenant_id", "id", "job_id", "cycle_id", "activity_at", "action", "status", "source_id", "doc")

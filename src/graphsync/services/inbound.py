@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from graphsync import expressions
+from graphsync import expressions, metrics
 from graphsync.engine import inbound as engine
 from graphsync.engine.cycle import LeaseLost
 from graphsync.errors import BadRequest, GraphError, not_found
@@ -279,7 +279,7 @@ def _cycle_collection_paused() -> Iterator[None]:
 def _batch(runtime, ref: JobRef, limit: int, only_seq: int | None = None,
            fence: Callable[[Any], None] | None = None) -> int:
     """Apply up to ``limit`` staged records of the job in one transaction; returns how many."""
-    with _cycle_collection_paused():  # re-enabled once the batch's objects are freed, on return
+    with _cycle_collection_paused(), metrics.after_commit():  # counts once committed
         return _batch_transaction(runtime, ref, limit, only_seq, fence)
 
 
@@ -769,6 +769,7 @@ def _save(ctx: Context, run: _Run, ref: JobRef, records: list[_Record]) -> None:
                      record.external_id[:64], text))
     directory.insert_rows(ctx, provisioning_logs, ("tenant_id", "id", "job_id", "cycle_id", "activity_at", "action",
                                                    "status", "source_id", "doc"), rows, json_text=("doc",))
+    metrics.count_objects("inbound", [(record.action, record.status) for record in records])
     # the applied records are covered by the job's applied_seq; the failed ones say why
     failed = [{"s": r.seq, "e": f"{r.error[0]}: {r.error[1]}"[:2000]} for r in records
               if r.seq and r.status == "failure"]
@@ -842,6 +843,7 @@ def _finish_cycle(ctx: Context, ref: JobRef, row, state: dict) -> None:
         "state": "EntryLevelErrors" if cycle["failed"] else "Succeeded",
         "timeBegan": cycle["began"], "timeEnded": format_datetime(now)}
     status["lastExecution"] = execution
+    metrics.inbound_cycle_ended(ref, cycle, now)  # counted, and one log line, once committed
     status["code"] = "Paused" if doc["schedule"]["state"] == "Paused" else "Active"
     status["countSuccessiveCompleteFailures"] = 0
     status["quarantine"] = None

@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
-from graphsync import expressions
+from graphsync import expressions, metrics
 from graphsync.connectors.scim import ScimClient, ScimError
 from graphsync.connectors.target_policy import TargetNotAllowed, TargetPolicy
 from graphsync.engine.cycle import (CredentialsRejected, Cycle, CycleInterrupted, CycleResult, CycleSettings,
@@ -256,6 +256,7 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
         return None
     state, store = prepared.state, prepared.store
     began = runtime.clock.now()
+    observed = metrics.OutboundCycle(ref, state)  # counted, and one log line, when it ends
     result: CycleResult | None = None
     error: dict[str, Any] | None = None
     quarantine_reason = None
@@ -285,9 +286,11 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
                                 "the job with resetScope ForceDeletes to process them."}
             quarantine_reason = "TooManyDeletes"
     except LeaseLost:
+        observed.end("interrupted")
         log.warning("cycle of job %s stopped: its lease was lost; whoever holds it now carries on", ref.job_id)
         return None  # nothing more is written: the job's state is the new holder's
     except CycleInterrupted:
+        observed.end("interrupted")
         return None  # paused or deleted: what was exported is linked; the watermark stays
     except CredentialsRejected as exc:
         error = {"code": "CredentialsRejected", "message": str(exc), "tenantActionable": True}
@@ -306,8 +309,10 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
     try:
         _record(runtime, ref, result, error, quarantine_reason, began, store, state.get("generation", 0))
     except LeaseLost:
+        observed.end("interrupted")
         log.warning("cycle of job %s: its lease was lost before its outcome was recorded", ref.job_id)
         return None
+    observed.end("failed" if error else "succeeded", result, error)
     return result
 
 
