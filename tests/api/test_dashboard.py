@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
+from graphsync.models import parse_duration
 from tests.api.graph_asserts import check_graph_error
 from tests.conftest import token_for
 
@@ -190,27 +191,42 @@ def api_paths() -> dict[str, str]:
     return dict(re.findall(r"(\w+):\s*'([^']+)'", block))
 
 
+def api_writes() -> dict[str, list[str]]:
+    block = js("api.js").split("export const API_WRITES = {", 1)[1].split("};", 1)[0]
+    return {name: re.findall(r"'(\w+)'", methods) for name, methods in re.findall(r"(\w+):\s*\[([^\]]*)\]", block)}
+
+
+POST_ONLY = {"start", "pause", "restart", "provisionOnDemand", "validateCredentials", "parseExpression"}
+
+
 def test_the_dashboard_ships_no_data_and_every_api_call_needs_a_token(anonymous, http, tenant, scim_app):
     for url, response in crawl(anonymous).items():
         assert tenant["tenantId"].encode() not in response.content, url
         assert not re.search(rb"eyJ[\w-]{8,}\.[\w-]{8,}\.", response.content), url  # no token baked in
     sp = scim_app["servicePrincipal"]["id"]
     job = http.post(f"/v1.0/servicePrincipals/{sp}/synchronization/jobs", json={"templateId": "scim"}).json()["id"]
+    user = http.post("/v1.0/users", json={"accountEnabled": True, "displayName": "Dana Dashboard", "mailNickname": "dana",
+                                          "userPrincipalName": "dana@contoso.test",
+                                          "passwordProfile": {"password": "Passw0rd!Passw0rd!"}}).json()["id"]
     paths = api_paths()
     assert {"servicePrincipals", "jobs", "job", "start", "pause", "restart", "provisionOnDemand", "schema",
-            "secrets", "logs", "token"} <= set(paths)
-    writes = {"start", "pause", "restart", "provisionOnDemand"}
+            "secrets", "logs", "token", "validateCredentials", "parseExpression", "filterOperators", "users",
+            "groups"} <= set(paths)
+    writes = api_writes()
+    assert set(writes) <= set(paths) and POST_ONLY <= set(writes)
     for name, template in paths.items():
-        url = template.replace("{sp}", sp).replace("{job}", job).replace("{tenant}", tenant["tenantId"])
+        url = (template.replace("{sp}", sp).replace("{job}", job).replace("{tenant}", tenant["tenantId"])
+               .replace("{user}", user))
         if name == "token":  # the token endpoint is the one call without a bearer token
             response = anonymous.post(url, data={"grant_type": "client_credentials", "client_id": tenant["clientId"],
                                                  "client_secret": "wrong", "scope": "https://graph.microsoft.com/.default"})
             assert response.status_code == 401 and response.json()["error"] == "invalid_client"
             continue
-        method = "POST" if name in writes else "GET"
-        check_graph_error(anonymous.request(method, url), 401, "InvalidAuthenticationToken")
-        check_graph_error(anonymous.request(method, url, headers={"Authorization": "Bearer not-a-token"}), 401)
-        if method == "GET":
+        methods = writes.get(name, []) + ([] if name in POST_ONLY else ["GET"])
+        for method in methods:
+            check_graph_error(anonymous.request(method, url, json={}), 401, "InvalidAuthenticationToken")
+            check_graph_error(anonymous.request(method, url, json={}, headers={"Authorization": "Bearer not-a-token"}), 401)
+        if "GET" in methods:
             response = http.get(url)
             assert response.status_code == 200, (name, response.text)
 
@@ -299,3 +315,112 @@ def test_format_examples_hold(tmp_path):
         encoding="utf-8")
     result = subprocess.run(["node", str(tmp_path / "check.mjs")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- what the job page's forms and the logs page send ------------------------------------------
+
+def example_values(function: str) -> list[str]:
+    """The expected values (JSON) of format.js's @example lines of ``function``."""
+    return [json.loads(expected) for _, expected in examples(js("format.js"), function)]
+
+
+def test_directory_searches_the_dashboard_builds_are_accepted(http):
+    """peopleFilter/groupsFilter (provision on demand, the logs' person filter, the expression
+    tester) are $filters the directory takes, and they find people by name, not by GUID."""
+    alice = http.post("/v1.0/users", json={
+        "accountEnabled": True, "displayName": "Alice Adams", "surname": "Adams", "mailNickname": "alice",
+        "userPrincipalName": "alice.adams@contoso.test", "mail": "alice.adams@contoso.test",
+        "passwordProfile": {"password": "Passw0rd!Passw0rd!"}}).json()
+    for text in example_values("peopleFilter"):
+        assert http.get("/v1.0/users", params={"$filter": text, "$top": "8"}).status_code == 200, text
+    for text in example_values("groupsFilter"):
+        assert http.get("/v1.0/groups", params={"$filter": text, "$top": "8"}).status_code == 200, text
+    # what peopleFilter("ada") and peopleFilter("alice.a") build, and the id form
+    for value in ("ada", "alice.a", "Alice A"):
+        text = " or ".join(f"startswith({name},'{value}')" for name in ("displayName", "userPrincipalName", "mail", "surname"))
+        found = http.get("/v1.0/users", params={"$filter": text, "$select": "id,displayName,userPrincipalName,mail"}).json()
+        assert [u["id"] for u in found["value"]] == [alice["id"]], value
+    assert http.get("/v1.0/users", params={"$filter": f"id eq '{alice['id']}'"}).json()["value"][0]["id"] == alice["id"]
+
+
+def test_the_logs_page_queries_are_accepted(http, scim_app):
+    """Totals ($count), both orders ($orderby), the application and person filters."""
+    sp = scim_app["servicePrincipal"]["id"]
+    for order in ("asc", "desc"):
+        response = http.get("/v1.0/auditLogs/provisioning", params={
+            "$top": "50", "$count": "true", "$orderby": f"activityDateTime {order}",
+            "$filter": f"servicePrincipal/id eq '{sp}' and sourceIdentity/id eq 'x' and provisioningStatusInfo/status eq 'failure'"})
+        assert response.status_code == 200, response.text
+        assert response.json()["@odata.count"] == 0
+    # the CSV columns name what the entries carry
+    columns = re.findall(r"\['(\w+)', \(e\) =>", js("format.js").split("export const LOG_COLUMNS = [", 1)[1])
+    assert columns[:3] == ["activityDateTime", "status", "action"] and "reason" in columns
+
+
+def test_the_configuration_forms_are_accepted(http, scim_app, scim_server):
+    """The bodies config.js sends: secrets (connection, scope, notification and deletion
+    threshold), the schedule (intervalIso's examples), job settings, and Test connection in both
+    forms, against a real SCIM server."""
+    sp = scim_app["servicePrincipal"]["id"]
+    sync = f"/v1.0/servicePrincipals/{sp}/synchronization"
+    job = http.post(f"{sync}/jobs", json={"templateId": "scim"}).json()["id"]
+    test = f"{sync}/jobs/{job}/validateCredentials"
+    credentials = [{"key": "BaseAddress", "value": scim_server.url}, {"key": "SecretToken", "value": scim_server.token}]
+    assert http.post(test, json={"credentials": credentials}).status_code == 204
+    wrong = http.post(test, json={"credentials": [credentials[0], {"key": "SecretToken", "value": "wrong"}]})
+    assert check_graph_error(wrong, 400)["code"] == "CredentialsValidationFailed"
+    assert http.put(f"{sync}/secrets", json={"value": credentials}).status_code == 204
+    assert http.post(test, json={"useSavedCredentials": True}).status_code == 204
+    notify = {"Enabled": True, "Recipients": "ops@contoso.test", "DeleteThresholdEnabled": True, "DeleteThresholdValue": 25}
+    assert http.put(f"{sync}/secrets", json={"value": [
+        {"key": "SyncNotificationSettings", "value": json.dumps(notify)}, {"key": "SyncAll", "value": "true"}]}).status_code == 204
+    secrets = {p["key"]: p["value"] for p in http.get(f"{sync}/secrets").json()["value"]}
+    assert json.loads(secrets["SyncNotificationSettings"]) == notify and secrets["SyncAll"] == "true"
+    assert secrets["SecretToken"] == "*" and secrets["BaseAddress"] == scim_server.url  # what the form shows
+    for interval in example_values("intervalIso"):
+        assert http.patch(f"{sync}/jobs/{job}", json={"schedule": {"interval": interval}}).status_code == 204, interval
+        stored = http.get(f"{sync}/jobs/{job}").json()["schedule"]["interval"]
+        assert parse_duration(stored) == parse_duration(interval), (interval, stored)
+    settings = [{"name": "QuarantineTooManyDeletesThreshold", "value": "40"}]
+    assert http.patch(f"{sync}/jobs/{job}", json={"synchronizationJobSettings": settings}).status_code == 204
+    assert http.get(f"{sync}/jobs/{job}").json()["synchronizationJobSettings"] == settings
+
+
+def test_the_mapping_editor_round_trips_a_schema(http, scim_app):
+    """Edit as mappings.js does: an expression parsed by parseExpression becomes the source as
+    it is; a scoping filter as the clause editor writes it; the tester's testInputObject."""
+    sp = scim_app["servicePrincipal"]["id"]
+    sync = f"/v1.0/servicePrincipals/{sp}/synchronization"
+    job = http.post(f"{sync}/jobs", json={"templateId": "scim"}).json()["id"]
+    schema_url = f"{sync}/jobs/{job}/schema"
+    operators = http.get(f"{schema_url}/filterOperators").json()["value"]
+    assert {"EQUALS", "IS TRUE"} <= {o["name"] for o in operators} and all(o["arity"] in ("Unary", "Binary") for o in operators)
+    parse = f"{schema_url}/parseExpression"
+    tested = http.post(parse, json={"expression": 'Join(" ", [givenName], [surname])', "testInputObject": {
+        "properties": [{"key": "givenName", "value": "Alice"}, {"key": "surname", "value": "Adams"}]}}).json()
+    assert tested["parsingSucceeded"] and tested["evaluationSucceeded"] and tested["evaluationResult"] == ["Alice Adams"]
+    broken = http.post(parse, json={"expression": "Join(\" \", [givenName]"}).json()
+    assert broken["parsingSucceeded"] is False and broken["error"]["message"]
+    parsed = http.post(parse, json={"expression": 'Join(" ", [givenName], [surname])'}).json()["parsedExpression"]
+
+    schema = http.get(schema_url).json()
+    users = next(m for r in schema["synchronizationRules"] for m in r["objectMappings"] if m["sourceObjectName"] == "User")
+    display = next(a for a in users["attributeMappings"] if a["targetAttributeName"] == "displayName")
+    display["source"] = parsed
+    users["attributeMappings"].append({"defaultValue": None, "exportMissingReferences": False, "flowBehavior": "FlowWhenChanged",
+                                       "flowType": "ObjectAddOnly", "matchingPriority": 0, "source": None,
+                                       "targetAttributeName": "title", "defaultValue": "Staff"})
+    users["scope"] = {"groups": [{"clauses": [
+        {"sourceOperandName": "department", "operatorName": "EQUALS", "targetOperand": {"values": ["Sales", "Ops"]}},
+        {"sourceOperandName": "accountEnabled", "operatorName": "IS TRUE"}]}]}
+    users["flowTypes"] = "Add, Update"
+    assert http.put(schema_url, json=schema).status_code == 204, http.put(schema_url, json=schema).text
+    saved = http.get(schema_url).json()
+    users = next(m for r in saved["synchronizationRules"] for m in r["objectMappings"] if m["sourceObjectName"] == "User")
+    assert next(a for a in users["attributeMappings"] if a["targetAttributeName"] == "displayName")["source"]["expression"] \
+        == 'Join(" ", [givenName], [surname])'
+    assert users["scope"]["groups"][0]["clauses"][0]["targetOperand"]["values"] == ["Sales", "Ops"]
+    # a bad target attribute is a 400 that names its place (the editor shows the message as is)
+    users["attributeMappings"][0]["targetAttributeName"] = "noSuchAttribute"
+    error = check_graph_error(http.put(schema_url, json=saved), 400)
+    assert "attributeMappings[0].targetAttributeName" in error["message"]

@@ -14,9 +14,21 @@ export const API_PATHS = {
   pause: '/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/pause',
   restart: '/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/restart',
   provisionOnDemand: '/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/provisionOnDemand',
+  validateCredentials: '/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/validateCredentials',
   schema: '/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/schema',
+  parseExpression: '/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/schema/parseExpression',
+  filterOperators: '/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/schema/filterOperators',
   secrets: '/v1.0/servicePrincipals/{sp}/synchronization/secrets',
   logs: '/v1.0/auditLogs/provisioning',
+  users: '/v1.0/users',
+  user: '/v1.0/users/{user}',
+  groups: '/v1.0/groups',
+};
+
+/** The methods the dashboard uses on each path other than GET (tests check each is accepted). */
+export const API_WRITES = {
+  start: ['POST'], pause: ['POST'], restart: ['POST'], provisionOnDemand: ['POST'], validateCredentials: ['POST'],
+  parseExpression: ['POST'], job: ['PATCH'], schema: ['PUT'], secrets: ['PUT'],
 };
 
 /** A failed call: HTTP status, Graph error code and message (or a network failure, status 0). */
@@ -100,16 +112,25 @@ export async function graph(url, { method = 'GET', body, signal } = {}) {
   return text ? JSON.parse(text) : null;
 }
 
-/** Every item of a collection, following @odata.nextLink (at most `limit` items). */
-export async function listAll(url, { limit = 2000, signal } = {}) {
+/** Every item of a collection, following @odata.nextLink (at most `limit` items); `onPage(n)`
+ *  hears how many have arrived so far. */
+export async function listAll(url, { limit = 2000, signal, onPage } = {}) {
   const items = [];
   let next = url;
   while (next && items.length < limit) {
     const page = await graph(next, { signal });
     items.push(...(page?.value || []));
     next = page?.['@odata.nextLink'];
+    onPage?.(items.length);
   }
-  return items;
+  return items.slice(0, limit);
+}
+
+/** How many items a collection query selects ($count=true, one item fetched). */
+export async function countOf(url) {
+  const separator = url.includes('?') ? '&' : '?';
+  const page = await graph(`${url}${separator}$count=true&$top=1`);
+  return typeof page?.['@odata.count'] === 'number' ? page['@odata.count'] : (page?.value || []).length;
 }
 
 /** Client-credentials token from the token endpoint (the same one the CLI and SDKs use). */

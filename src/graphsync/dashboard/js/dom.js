@@ -82,3 +82,26 @@ export function toast(text, tone = 'ok') {
   region.append(item);
   setTimeout(() => item.remove(), 6000);
 }
+
+/** A labelled form field: <div class="field"><label for=…>…</label> input [hint]</div>. */
+export function field(label, input, hint) {
+  const hintId = hint ? `${input.id}-hint` : null;
+  if (hintId) input.setAttribute('aria-describedby', hintId);
+  return h('div', { class: 'field' }, h('label', { for: input.id }, label), input,
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null);
+}
+
+/** A success line for a form's status region. */
+export function done(text) {
+  return h('p', { class: 'ok-text' }, h('span', { 'aria-hidden': 'true' }, '✔ '), text);
+}
+
+/** Save `text` as a file named `name` (a Blob URL, so nothing leaves the browser). */
+export function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = h('a', { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30000);
+}

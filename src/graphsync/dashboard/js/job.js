@@ -1,27 +1,34 @@
-// One job: its state in detail, the actions, provision on demand, mappings, secrets, recent logs.
-import { graph, path } from './api.js';
-import { badge, empty, errorBox, facts, h, loading, replace, toast } from './dom.js';
+// One job: its state in detail (running cycle, failures to date), the actions, provision on
+// demand, its configuration (connection, schedule, settings), its mappings and its recent logs.
+import { countOf, graph, path } from './api.js';
+import { done, empty, errorBox, h, loading, replace, toast } from './dom.js';
+import { RESET_SCOPES, count, isInbound, logFilter, restartBody } from './format.js';
+import { configView } from './config.js';
 import {
-  RESET_SCOPES, expressionText, isInbound, logBadge, logFilter, onDemandResult, restartBody,
-} from './format.js';
-import { entryCounts, lastExecution, progress, quarantine, scheduleFacts, stateBadges } from './jobstatus.js';
-import { logTable, modifiedTable } from './logs.js';
+  entryCounts, lastExecution, progress, quarantine, runningBadge, scheduleFacts, stateBadges,
+} from './jobstatus.js';
+import { logTable } from './logs.js';
+import { mappingsView } from './mappings.js';
+import { onDemandView } from './ondemand.js';
 
 export function jobView(root, { params }) {
   const ids = { sp: params.sp, job: params.job };
   let job = null;
-  let schema = null;
   let destroyed = false;
+  let config = null;
+  let mappings = null;
 
   const title = h('h1', {}, 'Job');
   const subtitle = h('p', { class: 'muted small mono' }, ids.job);
   const badges = h('div');
+  const live = h('div', { class: 'live' });
   const statusArea = h('div', { class: 'status-area' }, loading('Loading the job…'));
+  const toDate = h('div', { class: 'to-date' });
   const inboundNote = h('div');
   const actionStatus = h('div', { class: 'form-status', 'aria-live': 'polite' });
   const onDemand = h('div');
-  const mappings = h('div', {}, loading('Loading the schema…'));
-  const secrets = h('div', {}, loading('Loading secret keys…'));
+  const configArea = h('div', {}, loading('Loading the configuration…'));
+  const mappingArea = h('div', {}, loading('Loading the schema…'));
   const recent = h('div', {}, loading('Loading recent log entries…'));
   const logsHref = `#/logs?${new URLSearchParams({ jobId: ids.job })}`;
 
@@ -31,7 +38,7 @@ export function jobView(root, { params }) {
     pause: h('button', { type: 'button', class: 'button', onclick: () => act('pause', 'Pause', {}) },
       h('span', { 'aria-hidden': 'true' }, '❚❚ '), 'Pause'),
   };
-  const scopeBoxes = RESET_SCOPES.map(([flag, help]) => h('input', { type: 'checkbox', value: flag, id: `scope-${flag}`,
+  const scopeBoxes = RESET_SCOPES.map(([flag]) => h('input', { type: 'checkbox', value: flag, id: `scope-${flag}`,
     'aria-describedby': `scope-${flag}-help` }));
   const restartForm = h('form', { class: 'restart-form' },
     h('fieldset', {},
@@ -50,33 +57,38 @@ export function jobView(root, { params }) {
     act('restart', 'Restart', restartBody(flags));
   });
 
+  const sections = [['h-status', 'Status'], ['h-actions', 'Actions'], ['h-config', 'Configuration'],
+    ['h-map', 'Mappings'], ['h-logs', 'Logs']];
   replace(root,
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Overview'), ' › ', h('span', {}, 'Job')),
     h('div', { class: 'page-head' }, h('div', {}, title, subtitle), badges),
+    h('nav', { class: 'section-nav', 'aria-label': 'On this page' },
+      h('ul', {}, sections.map(([id, label]) => h('li', {}, h('a', { href: `#${id}` }, label))))),
     h('div', { class: 'job-layout' },
-      h('section', { class: 'card', 'aria-labelledby': 'h-status' }, h('h2', { id: 'h-status' }, 'Status'), statusArea),
+      h('section', { class: 'card', 'aria-labelledby': 'h-status' },
+        h('h2', { id: 'h-status', tabindex: '-1' }, 'Status'), live, toDate, statusArea),
       h('section', { class: 'card', 'aria-labelledby': 'h-actions' },
-        h('h2', { id: 'h-actions' }, 'Actions'),
+        h('h2', { id: 'h-actions', tabindex: '-1' }, 'Actions'),
         h('div', { class: 'actions' }, buttons.start, buttons.pause),
         h('details', { class: 'restart' }, h('summary', {}, 'Restart…'), restartForm),
         actionStatus,
         onDemand,
         inboundNote)),
+    h('section', { class: 'card', 'aria-labelledby': 'h-config' },
+      h('h2', { id: 'h-config', tabindex: '-1' }, 'Configuration'), configArea),
+    h('section', { class: 'card', 'aria-labelledby': 'h-map' },
+      h('h2', { id: 'h-map', tabindex: '-1' }, 'Attribute mappings and scoping filters'), mappingArea),
     h('section', { class: 'card', 'aria-labelledby': 'h-logs' },
-      h('div', { class: 'section-head' }, h('h2', { id: 'h-logs' }, 'Recent provisioning log entries'),
+      h('div', { class: 'section-head' }, h('h2', { id: 'h-logs', tabindex: '-1' }, 'Recent provisioning log entries'),
         h('a', { href: logsHref }, 'All log entries of this job →')),
-      recent),
-    h('section', { class: 'card', 'aria-labelledby': 'h-map' }, h('h2', { id: 'h-map' }, 'Attribute mappings'), mappings),
-    h('section', { class: 'card', 'aria-labelledby': 'h-secrets' }, h('h2', { id: 'h-secrets' }, 'Secrets'),
-      h('p', { class: 'muted small' }, 'Keys only: the API never returns sensitive values, and the dashboard does not show values at all.'),
-      secrets));
+      recent));
 
   async function act(action, label, body) {
     for (const button of Object.values(buttons)) button.disabled = true;
     replace(actionStatus, h('p', { role: 'status' }, `${label}…`));
     try {
       await graph(path(action, ids), { method: 'POST', body });
-      replace(actionStatus, h('p', { class: 'ok-text' }, h('span', { 'aria-hidden': 'true' }, '✔ '), `${label}: done.`));
+      replace(actionStatus, done(`${label}: done.`));
       toast(`${label}: done`);
       await refresh();
       loadRecent();
@@ -88,13 +100,41 @@ export function jobView(root, { params }) {
   }
 
   function renderStatus() {
+    const now = new Date();
     replace(badges, stateBadges(job));
+    replace(live, runningBadge(job, now), progress(job, now));
     replace(statusArea,
-      progress(job),
       quarantine(job),
       h('h3', {}, 'Last cycle'), lastExecution(job),
       h('h3', {}, 'Schedule'), scheduleFacts(job),
       h('h3', {}, 'Objects by type'), entryCounts(job));
+  }
+
+  /** Log entries of the job to date, by status: failures stay visible after later cycles succeed. */
+  async function loadToDate() {
+    const inbound = isInbound(job);
+    const kinds = [['', inbound ? 'Records processed' : 'Log entries'], ['success', inbound ? 'Applied' : 'Succeeded'],
+      ['failure', 'Failed'], ['skipped', 'Skipped']];
+    try {
+      const numbers = await Promise.all(kinds.map(([status]) => countOf(
+        `${path('logs')}?${new URLSearchParams({ $filter: logFilter({ jobId: ids.job, status }) })}`)));
+      if (destroyed) return;
+      replace(toDate, h('h3', {}, inbound ? 'All records to date' : 'To date'),
+        h('ul', { class: 'counters', 'aria-label': 'Log entries of this job to date, by status' },
+          kinds.map(([status, label], i) => {
+            const href = `#/logs?${new URLSearchParams(Object.entries({ jobId: ids.job, status }).filter(([, v]) => v))}`;
+            const tone = status === 'failure' && numbers[i] ? ' counter-bad' : '';
+            return h('li', { class: `counter${tone}` },
+              h('a', { href, class: 'counter-link' }, h('span', { class: 'counter-value' }, count(numbers[i])),
+                h('span', { class: 'counter-label' }, label)));
+          })),
+        h('p', { class: 'muted small' }, 'Counted over every log entry kept, not only the last cycle\'s.'));
+    } catch (error) {
+      if (error.status === 401 || destroyed) return;
+      replace(toDate, h('p', { class: 'muted small' }, error.status === 403
+        ? 'Counts to date need a sign-in that may read the provisioning logs (AuditLog.Read.All).'
+        : `Counts to date are unknown: ${error.message}`));
+    }
   }
 
   async function refresh() {
@@ -102,6 +142,8 @@ export function jobView(root, { params }) {
       job = await graph(path('job', ids));
       if (destroyed) return;
       renderStatus();
+      config?.update(job);
+      loadToDate();
     } catch (error) {
       if (destroyed || error.status === 401) return;
       replace(statusArea, errorBox(error, 'load the job'));
@@ -115,27 +157,6 @@ export function jobView(root, { params }) {
       document.title = `${sp.displayName || 'Job'} · graphsync`;
     } catch (error) {
       if (error.status !== 401) title.textContent = 'Job';
-    }
-  }
-
-  async function loadSchema() {
-    try {
-      schema = await graph(path('schema', ids));
-      replace(mappings, renderMappings(schema));
-    } catch (error) {
-      if (error.status !== 401) replace(mappings, errorBox(error, 'load the schema'));
-    }
-  }
-
-  async function loadSecrets() {
-    try {
-      const body = await graph(path('secrets', ids));
-      const keys = (body?.value || []).map((pair) => pair.key);
-      replace(secrets, keys.length
-        ? h('ul', { class: 'chips' }, keys.map((key) => h('li', { class: 'chip mono' }, key)))
-        : empty('No secrets', 'Set BaseAddress and SecretToken with PUT …/synchronization/secrets.'));
-    } catch (error) {
-      if (error.status !== 401) replace(secrets, errorBox(error, 'load the secrets'));
     }
   }
 
@@ -153,105 +174,26 @@ export function jobView(root, { params }) {
     }
   }
 
-  function renderOnDemand() {
-    if (isInbound(job)) {
-      replace(inboundNote, h('div', { class: 'note' },
-        h('h3', {}, 'API-driven inbound job'),
-        h('p', {}, 'HR records are posted to …/jobs/{id}/bulkUpload. While the job works through its backlog, the status shows the records done out of those received; the last cycle counts records received, applied and failed. The API does not report how many records are still staged, so look at the log entries for each record.'),
-        h('p', {}, h('a', { href: logsHref }, 'Log entries of this job →'))));
-      return;
-    }
-    const rules = schema?.synchronizationRules || [];
-    const rule = h('select', { id: 'pod-rule' }, rules.map((r) => h('option', { value: r.id }, r.name || r.id)));
-    const type = h('select', { id: 'pod-type' }, h('option', { value: 'User' }, 'User'), h('option', { value: 'Group' }, 'Group'));
-    const objectId = h('input', { id: 'pod-id', required: true, spellcheck: 'false', autocomplete: 'off',
-      pattern: '\\S+', placeholder: 'object id in the directory' });
-    const submit = h('button', { type: 'submit', class: 'button' }, 'Provision now');
-    const result = h('div', { 'aria-live': 'polite' });
-    const form = h('form', { class: 'form pod' },
-      h('h3', {}, 'Provision on demand'),
-      h('div', { class: 'inline-fields' },
-        h('div', { class: 'field' }, h('label', { for: 'pod-type' }, 'Object type'), type),
-        h('div', { class: 'field grow' }, h('label', { for: 'pod-id' }, 'Object id'), objectId),
-        rules.length > 1 ? h('div', { class: 'field' }, h('label', { for: 'pod-rule' }, 'Rule'), rule) : null),
-      h('div', { class: 'actions' }, submit),
-      result);
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      if (!rules.length) {
-        replace(result, errorBox({ message: 'The job\'s schema has no synchronization rule to run.' }, 'provision'));
-        return;
-      }
-      submit.disabled = true;
-      replace(result, loading('Provisioning…'));
-      const body = { parameters: [{ ruleId: rule.value, subjects: [{ objectId: objectId.value.trim(), objectTypeName: type.value }] }] };
-      try {
-        const answer = onDemandResult(await graph(path('provisionOnDemand', ids), { method: 'POST', body }));
-        replace(result, renderOnDemandResult(answer));
-        refresh();
-        loadRecent();
-      } catch (error) {
-        if (error.status !== 401) replace(result, errorBox(error, 'provision on demand'));
-      } finally {
-        submit.disabled = false;
-      }
-    });
-    replace(onDemand, form);
+  function renderInboundNote() {
+    replace(inboundNote, h('div', { class: 'note' },
+      h('h3', {}, 'API-driven inbound job'),
+      h('p', {}, 'HR records are posted to …/jobs/{id}/bulkUpload. While the job works through its backlog, the status shows the records done so far; "All records to date" counts every record the logs hold, whatever batch it came in. The API does not report how many records are still staged.'),
+      h('p', {}, h('a', { href: logsHref }, 'Log entries of this job →'))));
   }
 
   (async () => {
     loadHeader();
-    loadSecrets();
-    await Promise.all([refresh(), loadSchema()]);
-    if (destroyed || !job) return;
-    renderOnDemand();
+    await refresh();
+    if (destroyed || !job) {
+      if (!job) { replace(configArea); replace(mappingArea); replace(recent); }
+      return;
+    }
+    config = configView(configArea, ids, job);
+    mappings = mappingsView(mappingArea, ids, job);
+    if (isInbound(job)) renderInboundNote();
+    else onDemandView(onDemand, ids, () => { refresh(); loadRecent(); });
     loadRecent();
   })();
 
   return { refresh, destroy() { destroyed = true; document.title = 'graphsync dashboard'; } };
-}
-
-function renderOnDemandResult(answer) {
-  return h('div', { class: 'pod-result' },
-    h('p', {}, badge(logBadge(answer.result)), answer.action ? ` ${answer.action}` : ''),
-    answer.errorCode || answer.errorMessage
-      ? h('p', { class: 'inline-error' }, answer.errorCode ? h('strong', {}, answer.errorCode) : null,
-        answer.errorCode && answer.errorMessage ? ': ' : '', answer.errorMessage || '')
-      : null,
-    h('ol', { class: 'steps' }, answer.steps.map((step) => h('li', { class: `step tone-${logBadge(step.status).tone}` },
-      h('p', {}, badge(logBadge(step.status)), ' ', h('strong', {}, step.type || ''), ' ', h('span', { class: 'muted small' }, step.name || '')),
-      h('p', {}, step.description || ''),
-      Object.keys(step.details || {}).length ? facts(Object.entries(step.details), 'facts compact') : null))),
-    answer.modifiedProperties.length ? modifiedTable(answer.modifiedProperties) : null);
-}
-
-function renderMappings(schema) {
-  const rules = schema?.synchronizationRules || [];
-  if (!rules.length) return empty('No synchronization rules', 'The job\'s schema maps nothing.');
-  return rules.map((rule) => h('div', { class: 'rule' },
-    rules.length > 1 ? h('h3', {}, rule.name || rule.id) : null,
-    (rule.objectMappings || []).map((mapping) => {
-      const matching = (mapping.attributeMappings || []).filter((m) => m.matchingPriority > 0);
-      return h('details', { class: 'mapping', open: mapping.enabled !== false },
-        h('summary', {},
-          h('span', { class: 'mapping-name' }, mapping.name || `${mapping.sourceObjectName} → ${mapping.targetObjectName}`),
-          ' ', badge(mapping.enabled === false ? { tone: 'idle', icon: '■', label: 'Disabled' } : { tone: 'ok', icon: '✔', label: 'Enabled' })),
-        facts([
-          ['Source → target', `${mapping.sourceObjectName} → ${mapping.targetObjectName}`],
-          ['Actions', mapping.flowTypes || '—'],
-          ['Matching', matching.length ? matching.map((m) => m.targetAttributeName).join(', ') : '—'],
-          ['Scoping filter', mapping.scope?.groups?.length ? `${mapping.scope.groups.length} clause group(s)` : 'none'],
-        ], 'facts compact'),
-        h('div', { class: 'table-wrap' }, h('table', { class: 'data' },
-          h('caption', { class: 'sr-only' }, `Attribute mappings of ${mapping.name || ''}`),
-          h('thead', {}, h('tr', {},
-            h('th', { scope: 'col' }, 'Source (expression)'), h('th', { scope: 'col' }, 'Target attribute'),
-            h('th', { scope: 'col' }, 'Flow'), h('th', { scope: 'col' }, 'Default'))),
-          h('tbody', {}, (mapping.attributeMappings || []).map((m) => h('tr', {},
-            h('td', {}, h('code', {}, expressionText(m.source)), h('span', { class: 'muted small' }, ` ${m.source?.type || ''}`)),
-            h('td', { class: 'mono' }, m.targetAttributeName,
-              m.matchingPriority > 0 ? h('span', { class: 'tag' }, `match #${m.matchingPriority}`) : null),
-            h('td', {}, m.flowType || '', m.flowBehavior === 'FlowAlways' ? h('span', { class: 'muted small' }, ' (always)') : null),
-            h('td', {}, m.defaultValue ? h('code', {}, m.defaultValue) : h('span', { class: 'muted' }, '—'))))))));
-    })));
 }

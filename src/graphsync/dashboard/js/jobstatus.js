@@ -1,7 +1,7 @@
 // How a job's state reads, shared by the overview cards and the job page.
 import { badge, facts, h } from './dom.js';
 import {
-  count, dateTime, duration, executionBadge, executionCounters, isInbound, isNever, progressOf, relative,
+  count, cycleState, dateTime, duration, executionBadge, executionCounters, isInbound, isNever, progressOf, relative,
   scheduleBadge, statusBadge,
 } from './format.js';
 
@@ -39,17 +39,47 @@ export function lastExecution(job) {
       h('strong', {}, error.code || 'Error'), ': ', error.message || '') : null);
 }
 
-/** Progress bars of a running cycle (empty when nothing runs). */
-export function progress(job) {
+/** "Running" (with how fresh its progress is), "stalled" or "stopped" while a cycle is under way;
+ *  null when no cycle runs. */
+export function runningBadge(job, now = new Date()) {
+  const state = cycleState(job, now);
+  if (state === 'idle') return null;
+  const at = (job.status?.progress || []).map((item) => item.progressObservationDateTime).filter((v) => !isNever(v)).sort().pop();
+  const fresh = at ? relative(at, now) : '';
+  const b = {
+    running: { tone: 'busy', icon: '↻', label: isInbound(job) ? 'Processing records' : 'Cycle running' },
+    stalled: { tone: 'warn', icon: '▲', label: `Cycle running, no progress since ${fresh}` },
+    stopped: { tone: 'idle', icon: '■', label: 'Cycle stopped part way (the job is not active)' },
+  }[state];
+  return h('p', { class: `running running-${state}`, role: state === 'running' ? null : 'note' }, badge(b),
+    state === 'running' && at ? h('span', { class: 'muted small' }, ` progress as of ${fresh}`) : null);
+}
+
+/** Progress bars of a running cycle (null when no cycle runs: the last cycle's counters say the rest). */
+export function progress(job, now = new Date()) {
+  if (cycleState(job, now) === 'idle') return null;
   const items = progressOf(job.status);
   if (!items.length) return null;
   return h('div', { class: 'progress-list' }, items.map((item) => {
     const label = item.total ? `${count(item.done)} of ${count(item.total)} ${item.label}` : `${count(item.done)} ${item.label}`;
     return h('div', { class: 'progress-item' },
-      h('p', { class: 'progress-label' }, label, item.percent !== null ? ` (${item.percent} %)` : '',
-        isNever(item.at) ? null : h('span', { class: 'muted small' }, ` · as of ${relative(item.at)}`)),
+      h('p', { class: 'progress-label' }, label, item.percent !== null ? ` (${item.percent} %)` : ''),
       h('progress', { max: item.total || 1, value: item.total ? item.done : 0, 'aria-label': label }));
   }));
+}
+
+/** Failed log entries of a job to date: a link to them, "none", or why it is unknown. */
+export function failuresToDate(value, href, inbound = false) {
+  const what = inbound ? 'records failed' : 'objects failed';
+  if (value === undefined) return h('p', { class: 'muted small' }, 'Counting failures to date…');
+  if (value instanceof Error || (value && typeof value === 'object')) {
+    return h('p', { class: 'muted small' }, value.status === 403
+      ? 'Failures to date: this sign-in may not read the provisioning logs (AuditLog.Read.All).'
+      : `Failures to date: unknown (${value.message || value}).`);
+  }
+  if (!value) return h('p', { class: 'small muted' }, h('span', { 'aria-hidden': 'true' }, '✔ '), 'No failures in the logs to date');
+  return h('p', { class: 'small fail-count' }, h('span', { 'aria-hidden': 'true' }, '✖ '),
+    h('a', { href }, `${count(value)} ${value === 1 ? what.replace('s failed', ' failed') : what} to date`), ' (log entries kept)');
 }
 
 /** The quarantine box (null when not quarantined). */

@@ -90,7 +90,25 @@ async function tick() {
   }
 }
 
-window.addEventListener('hashchange', show);
+// Links to a place on the page (#view, #h-config) are not routes: following one moves the focus
+// there instead of changing the hash (which would re-route). The skip link is one of them.
+document.addEventListener('click', (event) => {
+  const link = event.target.closest?.('a[href^="#"]');
+  const href = link?.getAttribute('href') || '';
+  if (!link || href.startsWith('#/') || href === '#') return;
+  const target = document.getElementById(decodeURIComponent(href.slice(1)));
+  if (!target) return;
+  event.preventDefault();
+  if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+  target.focus({ preventScroll: true });
+  target.scrollIntoView({ block: 'start', behavior: window.matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
+});
+
+window.addEventListener('hashchange', (event) => {
+  // a place-on-the-page hash typed or bookmarked by hand is not a route change either
+  if (window.location.hash && !window.location.hash.startsWith('#/') && document.getElementById(window.location.hash.slice(1))) return;
+  show();
+});
 window.addEventListener('graphsync:unauthorized', (event) => {
   signInMessage = event.detail || 'Please sign in again.';
   clearToken();
