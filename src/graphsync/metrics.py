@@ -148,7 +148,7 @@ def _cycle_ended(kind: str, outcome: str, seconds: float, escrowed: int, fields:
     CYCLE_SECONDS.labels(kind).observe(seconds)
     if escrowed:
         ESCROWS.labels(kind).inc(escrowed)
-    _cycle_line({**fields, "kind": kind, "outcome": outcome, "durationMs": round(seconds * 1000)})
+    _cycle_line({"kind": kind, "outcome": outcome, **fields, "durationMs": round(seconds * 1000)})
 
 
 class OutboundCycle:
