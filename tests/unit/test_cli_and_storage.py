@@ -282,6 +282,61 @@ def test_migration_0009_keeps_applied_records_applied_and_pending_ones_to_apply(
     assert to_apply == {"busy": [2, 4], "done": [], "idle": []}  # the engine's next batches
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0011_schedules_the_jobs_that_were_due(backend, tmp_path):
+    """0011 adds sync_jobs.due_at: each job is found by the engine's index probe exactly when the
+    former scan of every job would have run it."""
+    import json as _json
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from graphsync.store.db import MIGRATIONS, aware
+    from tests.conftest import throwaway_postgres
+
+    later = "2030-01-01T00:00:00+00:00"
+    jobs = {  # id: (template, schedule state, engine state)
+        "asked": ("scim", "Active", {"watermark": 5, "nextRunAt": later, "runRequested": True}),
+        "scheduled": ("scim", "Active", {"watermark": 5, "nextRunAt": later}),
+        "never-run": ("scim", "Active", {}),
+        "paused": ("scim", "Paused", {"runRequested": True}),
+        "inbound-restarted": ("API2AAD", "Active", {"resets": ["Escrows"]}),
+        "inbound-idle": ("API2AAD", "Active", {}),
+    }
+
+    def upgraded(url: str) -> dict:
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://") if url else
+                               f"sqlite:///{tmp_path / 'old.db'}")
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0010")
+            now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+            for job, (template, schedule, state) in jobs.items():
+                conn.exec_driver_sql("INSERT INTO sync_jobs (tenant_id, owner_id, id, template_id, doc, schema, "
+                                     "state, created_at) VALUES ('t', 'o', %s, %s, %s, '{}', %s, %s)"
+                                     .replace("%s", "?" if not url else "%s"),
+                                     (job, template, _json.dumps({"schedule": {"state": schedule}}),
+                                      _json.dumps(state), now))
+            command.upgrade(config, "head")
+            due = {job: (aware(at if isinstance(at, datetime) else datetime.fromisoformat(at)).isoformat() if at else None)
+                   for job, at in conn.exec_driver_sql("SELECT id, due_at FROM sync_jobs").all()}
+        engine.dispose()
+        return due
+
+    if backend == "postgresql":
+        with throwaway_postgres("graphsync_migration") as url:
+            due = upgraded(url)
+    else:
+        due = upgraded("")
+    at_once = "2000-01-01T00:00:00+00:00"
+    assert due == {"asked": at_once, "scheduled": later, "never-run": at_once, "paused": None,
+                   "inbound-restarted": at_once, "inbound-idle": None}
+
+
 def test_expr_eval_with_trace(tmp_path):
     user = tmp_path / "user.json"
     user.write_text(json.dumps({"givenName": "Zoë", "surname": "Smith"}))

@@ -15,13 +15,8 @@ from graphsync import codec, metrics
 from graphsync.engine.ports import Escrow, Link, ObjectType
 from graphsync.services import directory
 from graphsync.services.context import Context
-from graphsync.store.db import among, retry_transient
+from graphsync.store.db import among, aware, retry_transient
 from graphsync.store.engine_tables import provisioning_logs, sync_escrows, sync_links
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class DatabaseStateStore:
@@ -162,8 +157,8 @@ class DatabaseStateStore:
             rows = ctx.conn.execute(select(sync_escrows).where(self._where(sync_escrows)))
             due = []
             for r in rows:
-                escrow = Escrow(r.object_type, r.source_id, r.attempts, _aware(r.first_failure_at),
-                                _aware(r.next_attempt_at), r.error_code, r.error_message)
+                escrow = Escrow(r.object_type, r.source_id, r.attempts, aware(r.first_failure_at),
+                                aware(r.next_attempt_at), r.error_code, r.error_message)
                 if escrow.next_attempt <= now:
                     due.append(escrow)
             return due

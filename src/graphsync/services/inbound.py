@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, select, text, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from graphsync import expressions, metrics
@@ -47,7 +47,7 @@ from graphsync.engine import inbound as engine
 from graphsync.engine.cycle import LeaseLost
 from graphsync.errors import BadRequest, GraphError, not_found
 from graphsync.models import NEVER, format_datetime
-from graphsync.services import applications, audit, directory, leases, synchronization
+from graphsync.services import applications, audit, directory, due, leases, synchronization
 from graphsync.services.context import Context
 from graphsync.services.synchronization import Owner
 from graphsync.services.tenants import get_tenant
@@ -58,7 +58,6 @@ from graphsync.store.tables import directory_users, sync_jobs
 
 log = logging.getLogger("graphsync.inbound")
 
-INBOUND_TEMPLATES = ("api2aad",)
 # Records per transaction. A batch holds the tenant's directory writer lock (and, on SQLite, the
 # database) while it runs: about 0.15 ms a record, so ~0.15 s; larger batches spread what each
 # transaction costs anyway (the job row, the plan, the commit) over more records.
@@ -68,10 +67,6 @@ MAX_ATTEMPTS = 3  # a record whose processing keeps failing unexpectedly is give
 RATE_LIMITER = engine.RateLimiter()
 PURGE_EVERY = timedelta(minutes=10)
 _last_purge: dict[int, float] = {}
-
-
-def is_inbound(template_id: str) -> bool:
-    return template_id.casefold() in INBOUND_TEMPLATES
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,7 @@ def stage(ctx: Context, owner: Owner, job_id: str, operations: list[engine.Opera
         sync_jobs.c.id == job_id)).first()
     if row is None:
         raise not_found("synchronizationJob", job_id)
-    if not is_inbound(row.template_id):
+    if not due.is_inbound(row.template_id):
         raise BadRequest(f"The job '{job_id}' is not an API-driven inbound provisioning job (template "
                          f"'{row.template_id}'); bulkUpload accepts records only for jobs of the API2AAD template.",
                          code="InvalidJobType")
@@ -133,21 +128,14 @@ def _unapplied(tenant_id: str, job_id: str, applied_seq: int):
 # Processing
 
 def inbound_jobs(runtime) -> list[JobRef]:
-    """Active inbound jobs that have staged records or a start/restart to acknowledge."""
+    """Active inbound jobs that have staged records, or a start/restart to acknowledge or a run to
+    finish (``due_at``): both through indexes, never a read of every job."""
+    inbound = func.lower(sync_jobs.c.template_id).in_(due.INBOUND_TEMPLATES)
+    staged = exists().where(_unapplied(sync_jobs.c.tenant_id, sync_jobs.c.id, sync_jobs.c.applied_seq))
     with runtime.db.reading() as conn:
-        rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id,
-                                   sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state,
-                                   sync_jobs.c.applied_seq)).all()
-        refs = []
-        for row in rows:
-            if not is_inbound(row.template_id) or row.doc["schedule"]["state"] != "Active":
-                continue
-            state = row.state or {}
-            pending = conn.execute(select(inbound_records.c.seq).where(
-                _unapplied(row.tenant_id, row.id, row.applied_seq)).limit(1)).first()
-            if pending is not None or state.get("runRequested") or state.get("resets") or state.get("inboundCycle"):
-                refs.append(JobRef(row.tenant_id, row.owner_id, row.id))
-    return refs
+        rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id, sync_jobs.c.doc)
+                            .where(inbound, or_(sync_jobs.c.due_at <= runtime.clock.now(), staged))).all()
+    return [JobRef(row.tenant_id, row.owner_id, row.id) for row in rows if row.doc["schedule"]["state"] == "Active"]
 
 
 def process_due(runtime, should_stop: Callable[[], bool] = lambda: False, budget_seconds: float = 2.0) -> bool:
@@ -219,7 +207,8 @@ def _acknowledge(runtime, ref: JobRef) -> None:
         state["resets"] = []
         state["runRequested"] = False
         state["initialCyclePending"] = False
-        ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(state=state))
+        ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(
+            state=state, due_at=due.due_at(row.template_id, row.doc, state)))
 
 
 def _job_where(ref: JobRef):
@@ -316,8 +305,8 @@ def _batch_transaction(runtime, ref: JobRef, limit: int, only_seq: int | None,
         doc = copy.deepcopy(row.doc)
         doc["status"]["progress"] = [{"completedUnits": cycle["imported"], "totalUnits": cycle["imported"],
                                       "units": "records", "progressObservationDateTime": run.now}]
-        ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(doc=doc, state=state,
-                                                                         applied_seq=rows[-1].seq))
+        ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(
+            doc=doc, state=state, applied_seq=rows[-1].seq, due_at=due.due_at(row.template_id, doc, state)))
         return len(rows)
 
 
@@ -862,7 +851,8 @@ def _finish_cycle(ctx: Context, ref: JobRef, row, state: dict) -> None:
                                                "value": linked}]
     status["progress"] = [{"completedUnits": cycle["imported"], "totalUnits": cycle["imported"], "units": "records",
                            "progressObservationDateTime": format_datetime(now)}]
-    ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(doc=doc, state=state))
+    ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(
+        doc=doc, state=state, due_at=due.due_at(row.template_id, doc, state)))
     audit.purge(ctx, timedelta(days=ctx.settings.log_retention_days))
 
 

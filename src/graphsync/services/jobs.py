@@ -21,7 +21,7 @@ from graphsync.errors import BadRequest, not_found
 from graphsync.models import (NEVER, TIMESPAN_MAX, JobCreate, JobUpdate, KeyValuePair, RestartBody,
                               SynchronizationSchema, ValidateCredentialsBody, format_duration, parse_duration)
 from graphsync.services import schema as schemas
-from graphsync.services import templates
+from graphsync.services import due, templates
 from graphsync.services.context import Context
 from graphsync.services.paging import Page
 from graphsync.services.synchronization import Owner, validate_secret
@@ -169,7 +169,7 @@ def start(ctx: Context, owner: Owner, job_id: str) -> None:
     status["quarantine"] = None
     state = dict(row.state)
     state["runRequested"] = True
-    _save(ctx, owner, job_id, doc=doc, state=state)
+    _save(ctx, owner, job_id, doc=doc, state=state, due_at=due.due_at(row.template_id, doc, state))
 
 
 def pause(ctx: Context, owner: Owner, job_id: str) -> None:
@@ -179,7 +179,7 @@ def pause(ctx: Context, owner: Owner, job_id: str) -> None:
     doc["status"]["code"] = "Paused"
     state = dict(row.state)
     state["runRequested"] = False
-    _save(ctx, owner, job_id, doc=doc, state=state)
+    _save(ctx, owner, job_id, doc=doc, state=state, due_at=due.due_at(row.template_id, doc, state))
 
 
 RESTART_DEFAULT = ("QuarantineState", "Watermark", "Escrows")  # the portal's "Restart provisioning"
@@ -212,7 +212,7 @@ def restart(ctx: Context, owner: Owner, job_id: str, body: RestartBody | None) -
     state["generation"] = state.get("generation", 0) + 1  # a cycle running now must not clear this
     if "Watermark" in flags:
         state["initialCyclePending"] = True
-    _save(ctx, owner, job_id, doc=doc, state=state)
+    _save(ctx, owner, job_id, doc=doc, state=state, due_at=due.due_at(row.template_id, doc, state))
 
 
 def credentials_for_validation(ctx: Context, owner: Owner, job_id: str | None,

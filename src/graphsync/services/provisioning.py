@@ -25,11 +25,11 @@ from graphsync.engine.logs import on_demand_result
 from graphsync.engine.mapping import compile_schema
 from graphsync.errors import BadRequest, TooManyRequests, not_found
 from graphsync.models import NEVER, TIMESPAN_MAX, ProvisionOnDemandBody, format_datetime, parse_duration
-from graphsync.services import applications, audit, leases, synchronization
+from graphsync.services import applications, audit, due, leases, synchronization
 from graphsync.services.directory_source import DirectorySource
 from graphsync.services.engine_store import DatabaseStateStore
 from graphsync.services.tenants import get_tenant
-from graphsync.store.db import is_transient, retry_transient
+from graphsync.store.db import aware, is_transient, retry_transient
 from graphsync.store.tables import sync_jobs
 
 log = logging.getLogger("graphsync.engine")
@@ -37,7 +37,7 @@ SETTING_DIALECT = "ScimPatchCompatibility"  # job setting: "rfc7644" (default) o
 SETTING_CONCURRENCY = "ScimConcurrency"  # job setting: parallel requests to the target (default 8)
 SETTING_TIMEOUT = "ScimTimeoutSeconds"  # job setting: per-request timeout (default 30)
 SETTING_BULK = "ScimBulkOperations"  # job setting: creates per /Bulk request when the target supports it (0 = off)
-OUTBOUND_TEMPLATES = ("scim", "customappsso")
+DUE_BATCH = 500  # due jobs one poll reads at most (the earliest first); the next poll reads on
 
 
 @dataclass(frozen=True)
@@ -47,32 +47,25 @@ class JobRef:
     job_id: str
 
 
-def _is_due(row, now: datetime) -> bool:
-    if row.template_id not in OUTBOUND_TEMPLATES or row.doc["schedule"]["state"] != "Active":
-        return False
-    state = row.state or {}
-    next_run = state.get("nextRunAt")
-    if next_run:  # scheduled (after a cycle, failed ones included: a quarantined job waits a day)
-        return bool(state.get("runRequested")) or datetime.fromisoformat(next_run) <= now
-    return bool(state.get("runRequested")) or "watermark" not in state  # active, never run yet
-
-
-def due_jobs(runtime, now: datetime) -> list[JobRef]:
-    """Active outbound jobs whose next cycle is due (or was asked for by start/restart)."""
+def due_jobs(runtime, now: datetime, limit: int = DUE_BATCH) -> list[JobRef]:
+    """Active outbound jobs whose next cycle is due (or was asked for by start/restart), the
+    longest waiting first: a probe of the index on ``due_at`` (services/due.py)."""
     with runtime.db.reading() as conn:
         rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id,
-                                   sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state)).all()
-    return [JobRef(row.tenant_id, row.owner_id, row.id) for row in rows if _is_due(row, now)]
+                                   sync_jobs.c.template_id).where(sync_jobs.c.due_at <= now)
+                            .order_by(sync_jobs.c.due_at).limit(limit)).all()
+    return [JobRef(row.tenant_id, row.owner_id, row.id) for row in rows if due.is_outbound(row.template_id)]
 
 
 def _still_due(runtime, ref: JobRef) -> bool:
     """Read again once the lease is ours: another process may have run the cycle since the list
     of due jobs was read (and released the lease since)."""
     with runtime.db.reading() as conn:
-        row = conn.execute(select(sync_jobs.c.template_id, sync_jobs.c.doc, sync_jobs.c.state).where(
+        row = conn.execute(select(sync_jobs.c.template_id, sync_jobs.c.due_at).where(
             sync_jobs.c.tenant_id == ref.tenant_id, sync_jobs.c.owner_id == ref.owner_id,
             sync_jobs.c.id == ref.job_id)).first()
-    return row is not None and _is_due(row, runtime.clock.now())
+    return row is not None and due.is_outbound(row.template_id) and row.due_at is not None and \
+        aware(row.due_at) <= runtime.clock.now()
 
 
 def run_leased(runtime, ref: JobRef, should_stop: Callable[[], bool] = lambda: False, *,
@@ -430,7 +423,8 @@ def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None
         state["nextRunAt"] = (now + interval).isoformat() if interval < timedelta(days=36500) else None
         ctx.conn.execute(update(sync_jobs).where(sync_jobs.c.tenant_id == ref.tenant_id,
                                                  sync_jobs.c.owner_id == ref.owner_id,
-                                                 sync_jobs.c.id == ref.job_id).values(doc=doc, state=state))
+                                                 sync_jobs.c.id == ref.job_id).values(
+            doc=doc, state=state, due_at=due.due_at(row.template_id, doc, state)))
         audit.purge(ctx, timedelta(days=runtime.settings.log_retention_days))
 
 

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager, nullcontext
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -163,6 +164,11 @@ class Database:
         if self._reader is not None:
             self._reader.dispose()
         self.engine.dispose()
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def among(connection: Connection, column: ColumnElement, values: list) -> ColumnElement:

@@ -89,6 +89,9 @@ sync_jobs = Table(
     Column("created_at", Time, nullable=False),
     # API-driven inbound: the seq of the last staged record the job applied (services/inbound.py)
     Column("applied_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("due_at", Time, nullable=True),  # when the engine should next run the job (services/due.py)
+    Index("ix_sync_jobs_due_at", "due_at"),
+    Index("ix_sync_jobs_template_lower", text("lower(template_id)")),
 )
 
 # ------------------------------------------------------------------------------------------------
