@@ -284,17 +284,22 @@ export const JOB_CATEGORIES = [
 ];
 
 /**
- * Whether a job of the overview matches every word of a search (service principal name, app id,
- * job id, template; without regard to case).
+ * Whether a job of the overview matches a search: every word in the application's name or the
+ * template, or the whole text inside one of its ids (app id, service principal id, job id).
  * @example jobMatches({"sp": {"displayName": "Contoso SCIM", "appId": "a1"}, "job": {"id": "scim.1", "templateId": "scim"}}, "contoso scim") => true
- * @example jobMatches({"sp": {"displayName": "Contoso SCIM", "appId": "a1"}, "job": {"id": "scim.1", "templateId": "scim"}}, "fabrikam") => false
+ * @example jobMatches({"sp": {"displayName": "Fabrikam app 017", "appId": "a1"}, "job": {"id": "scim.17ab", "templateId": "scim"}}, "app 17") => false
+ * @example jobMatches({"sp": {"displayName": "Fabrikam app 170", "appId": "a1"}, "job": {"id": "scim.1", "templateId": "scim"}}, "app 17") => true
+ * @example jobMatches({"sp": {"displayName": "Contoso", "appId": "5d32181e-98cc"}, "job": {"id": "scim.1"}}, "5D32181E") => true
  * @example jobMatches({"sp": {"displayName": "Contoso"}, "job": {"id": "x"}}, "  ") => true
  */
 export function jobMatches(row, text) {
-  const words = String(text || '').toLowerCase().split(/\s+/).filter(Boolean);
-  const haystack = [row?.sp?.displayName, row?.sp?.appDisplayName, row?.sp?.appId, row?.sp?.id, row?.job?.id,
-    row?.job?.templateId].filter(Boolean).join(' ').toLowerCase();
-  return words.every((word) => haystack.includes(word));
+  const query = String(text || '').trim().toLowerCase();
+  if (!query) return true;
+  const ids = [row?.sp?.appId, row?.sp?.id, row?.job?.id].filter(Boolean).map((id) => String(id).toLowerCase());
+  if (ids.some((id) => id.includes(query))) return true;
+  const words = [row?.sp?.displayName, row?.sp?.appDisplayName, row?.job?.templateId].filter(Boolean).join(' ')
+    .toLowerCase().split(/[\s,.;:/()_-]+/).filter(Boolean);
+  return query.split(/\s+/).every((part) => words.some((word) => word.startsWith(part)));
 }
 
 const UNIT_SECONDS = { D: 86400, H: 3600, M: 60, S: 1 };

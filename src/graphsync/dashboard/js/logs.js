@@ -141,7 +141,7 @@ export function logsView(root, { query }) {
         const b = logBadge(value);
         const tone = numbers[i] ? b.tone : 'idle';
         return h('li', {}, h('button', { type: 'button', class: `tile tone-${tone}`, onclick: () => { status.value = value; form.requestSubmit(); } },
-          h('span', { class: 'tile-value' }, count(numbers[i])),
+          h('span', { class: 'tile-value' }, count(numbers[i])), ' ',
           h('span', { class: 'tile-label' }, h('span', { 'aria-hidden': 'true' }, `${b.icon} `), b.label)));
       })));
     } catch (error) {
@@ -266,7 +266,7 @@ function appendRows(tableOrWrap, entries) {
       detail.hidden = !open;
     });
     body.append(
-      h('tr', { class: `log-row tone-row-${b.tone}` },
+      h('tr', { class: `log-row tone-row-${b.tone}`, 'data-entry': entry.id },
         h('td', {}, toggle),
         h('td', {}, h('time', { datetime: entry.activityDateTime, title: dateTime(entry.activityDateTime) },
           relative(entry.activityDateTime))),

@@ -57,7 +57,9 @@ function markNav(name) {
   }
 }
 
-function show() {
+/** Draw the view of the location. After a route change the focus moves to it (screen readers
+ *  hear the new page); on the first load it stays at the top, so Tab reaches the skip link first. */
+function show({ focus = true } = {}) {
   current?.destroy?.();
   current = null;
   renderSession();
@@ -70,7 +72,7 @@ function show() {
   markNav(where.name === 'job' ? 'overview' : where.name);
   const views = { overview: overviewView, job: jobView, logs: logsView };
   current = views[where.name](view, where);
-  view.focus({ preventScroll: true });
+  if (focus) view.focus({ preventScroll: true });
 }
 
 function signOut() {
@@ -118,4 +120,4 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') tick();
 });
 setInterval(tick, REFRESH_MS);
-show();
+show({ focus: false });

@@ -110,7 +110,7 @@ export function overviewView(root, { query = {} } = {}) {
     replace(tally, tiles.map(([value, number, label, tone]) => h('li', {},
       h('button', { type: 'button', class: `tile tone-${tone}`, 'aria-pressed': String(state.show === value),
         onclick: () => { show.value = value; state.page = 1; apply(); } },
-      h('span', { class: 'tile-value' }, number), h('span', { class: 'tile-label' }, label)))));
+      h('span', { class: 'tile-value' }, number), ' ', h('span', { class: 'tile-label' }, label)))));
   }
 
   function renderPager(pages, start, shown, total) {
