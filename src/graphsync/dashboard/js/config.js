@@ -137,7 +137,8 @@ export function configView(root, ids, initialJob) {
 
   function describeSchedule() {
     const state = job.schedule?.state || 'Disabled';
-    current.textContent = `Now: every ${duration(job.schedule?.interval)} · schedule ${state}${state === 'Active' ? '' : ' (Start runs it)'}.`;
+    const every = intervalParts(job.schedule?.interval) ? `every ${duration(job.schedule?.interval)}` : 'not scheduled';
+    current.textContent = `Now: ${every} · schedule ${state}${state === 'Active' ? '' : ' (Start runs it; an unscheduled job then runs every 40 min)'}.`;
   }
 
   // -- settings -------------------------------------------------------------------------------

@@ -22,11 +22,13 @@ export function dateTime(value) {
  * @example relative("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z") => "5 min ago"
  * @example relative("2026-01-02T00:00:00Z", "2026-01-01T22:00:00Z") => "in 2 h"
  * @example relative("0001-01-01T00:00:00Z", "2026-01-01T00:00:00Z") => "never"
+ * @example relative("2026-01-01T00:00:00.4Z", "2026-01-01T00:00:00.9Z") => "just now"
  */
 export function relative(value, now = new Date()) {
   if (isNever(value)) return 'never';
   const seconds = Math.round((new Date(now).getTime() - new Date(value).getTime()) / 1000);
   const size = Math.abs(seconds);
+  if (size < 2) return 'just now';
   let text;
   if (size < 60) text = `${size} s`;
   else if (size < 3600) text = `${Math.round(size / 60)} min`;

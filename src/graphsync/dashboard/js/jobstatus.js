@@ -52,7 +52,7 @@ export function runningBadge(job, now = new Date()) {
     stopped: { tone: 'idle', icon: '■', label: 'Cycle stopped part way (the job is not active)' },
   }[state];
   return h('p', { class: `running running-${state}`, role: state === 'running' ? null : 'note' }, badge(b),
-    state === 'running' && at ? h('span', { class: 'muted small' }, ` progress as of ${fresh}`) : null);
+    state === 'running' && at ? h('span', { class: 'muted small' }, ` · progress written ${fresh}`) : null);
 }
 
 /** Progress bars of a running cycle (null when no cycle runs: the last cycle's counters say the rest). */

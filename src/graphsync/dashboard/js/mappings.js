@@ -120,7 +120,8 @@ export function mappingsView(root, ids) {
       expr.addEventListener('input', () => { texts.set(am, expr.value); expr.removeAttribute('aria-invalid'); changed(); });
       const targetInput = h('input', { id: `${id}-tgt`, class: 'mono', value: am.targetAttributeName || '', list: `${key}-targets`,
         spellcheck: 'false', autocomplete: 'off' });
-      targetInput.addEventListener('input', () => { am.targetAttributeName = targetInput.value.trim(); changed(); });
+      targetInput.title = targetInput.value;  // long SCIM paths do not fit the column
+      targetInput.addEventListener('input', () => { am.targetAttributeName = targetInput.value.trim(); targetInput.title = targetInput.value; changed(); });
       const flow = h('select', { id: `${id}-flow` },
         FLOW_TYPES.map(([value, label]) => h('option', { value, selected: (am.flowType || 'Always') === value }, label)));
       flow.addEventListener('change', () => { am.flowType = flow.value; changed(); });
@@ -130,7 +131,7 @@ export function mappingsView(root, ids) {
       fallback.addEventListener('input', () => { am.defaultValue = fallback.value === '' ? null : fallback.value; changed(); });
       const tester = h('div', { class: 'tester', id: `${id}-tester`, hidden: true });
       const testButton = h('button', { type: 'button', class: 'button small-button', 'aria-expanded': 'false',
-        'aria-controls': `${id}-tester` }, 'Test');
+        'aria-controls': `${id}-tester`, 'aria-label': `Test the expression of ${am.targetAttributeName || 'a new mapping'}` }, 'Test');
       testButton.addEventListener('click', () => {
         const open = tester.hidden;
         tester.hidden = !open;
