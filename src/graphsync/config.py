@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     engine: bool = Field(default=True, description="Run provisioning cycles in this process (serve --no-engine: "
                                                    "API only, 'graphsync worker' processes run them).")
     engine_poll_seconds: float = 1.0
+    engine_executor: Literal["auto", "poll", "tasks"] = Field(
+        default="auto", description="How the engine finds its work: 'tasks' = procrastinate tasks woken by "
+                                    "LISTEN/NOTIFY (PostgreSQL only), 'poll' = a scan of due jobs every "
+                                    "ENGINE_POLL_SECONDS; 'auto' = tasks on PostgreSQL, poll on SQLite.")
+    engine_concurrency: int = Field(default=4, ge=1, description="Jobs one process runs at a time (tasks executor).")
     lease_seconds: float = Field(default=60.0, gt=0, description="Lifetime of a job lease: a job whose process "
                                                                "died is taken over this long after its last renewal.")
     log_retention_days: int = Field(default=30, description="Provisioning logs older than this are purged.")

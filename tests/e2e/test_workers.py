@@ -153,3 +153,45 @@ def test_records_wait_for_a_worker_when_the_server_runs_no_engine(split):
         finally:
             assert late.stop() == 0, late.output()
 
+
+
+def test_on_postgresql_start_wakes_a_worker_that_never_polls(tmp_path, scim_server):
+    """With procrastinate tasks a worker hears of `start` through NOTIFY and of the job's next
+    cycles through the tasks it defers itself: set to poll once an hour, it runs them all."""
+    env = dict(os.environ, GRAPHSYNC_DATA_DIR=str(tmp_path / "var"), GRAPHSYNC_SECRET_KEY=TEST_SECRET_KEY,
+               GRAPHSYNC_ENGINE_POLL_SECONDS="3600", GRAPHSYNC_LOG_LEVEL="warning")
+    env.pop("GRAPHSYNC_ENGINE", None)
+    env.pop("GRAPHSYNC_ENGINE_EXECUTOR", None)
+    with throwaway_postgres("graphsync_wake") as url:
+        env["GRAPHSYNC_DATABASE_URL"] = url
+        port = free_port()
+        server = Process(["serve", "--no-engine", "--emulator", "--port", str(port)], env, tmp_path / "serve.log")
+        engine = None
+        try:
+            base = f"http://127.0.0.1:{port}"
+            eventually(lambda: _answers(base, server), timeout=60)
+            engine = Process(["worker"], env, tmp_path / "worker.log")
+            eventually(engine.running, timeout=60)
+            tenant = httpx.post(f"{base}/graphsync/tenants", params={"displayName": "wake"}).json()
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tenant['accessToken']}"},
+                              timeout=30) as http:
+                response = http.post("/v1.0/users", json={
+                    "accountEnabled": True, "displayName": "Wendy Wake", "userPrincipalName": "wendy@contoso.test",
+                    "mailNickname": "wendy", "passwordProfile": {"password": "Passw0rd!Passw0rd!"}})
+                assert response.status_code == 201, response.text
+                tag = tenant["tenantId"][:8]
+                with scim_app_job(http, tag, scim_server) as job_id:  # started, its first cycle seen
+                    assert scim_server.find("Users", "userName", "wendy@contoso.test") is not None
+                    sp = http.get("/v1.0/servicePrincipals", params={
+                        "$filter": f"displayName eq 'SCIM app {tag}'"}).json()["value"][0]["id"]
+                    job_url = f"/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job_id}"
+                    seen = {http.get(job_url).json()["status"]["lastExecution"]["activityIdentifier"]}
+                    # and the next cycles come at the job's interval (PT1S), deferred by the task itself
+                    for _ in range(2):
+                        seen.add(eventually(lambda: (lambda a: a if a not in seen else None)(
+                            (http.get(job_url).json()["status"]["lastExecution"] or {}).get("activityIdentifier"))))
+                    assert len(seen) == 3
+        finally:
+            if engine is not None:
+                assert engine.stop() == 0, engine.output()
+            server.stop()

@@ -41,6 +41,11 @@ async def call_owned(request: Request, principal: Principal, root: str, owner_id
     return await call(request, principal, lambda ctx: fn(ctx, resolve_owner(ctx, root, owner_id), *args))
 
 
+async def wake_engine(request: Request, principal: Principal, owner_id: str, job_id: str) -> None:
+    """After a commit the engine should act on (start, restart, records staged)."""
+    await run_in_threadpool(request.app.state.runtime.wake_engine, principal.tenant_id, owner_id, job_id)
+
+
 def ok(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 

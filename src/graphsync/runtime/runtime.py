@@ -23,7 +23,11 @@ class Runtime:
         self.db = Database(settings.resolved_database_url)
         self.cipher = Cipher(load_key(settings.secret_key, settings.data_dir, ephemeral=settings.in_memory))
         self.tokens: TokenService | None = None
-        self.scheduler = None
+        self.scheduler = None  # the engine, when this process runs one (Scheduler or TaskEngine)
+        self.task_queue = None  # where PostgreSQL's engine tasks are deferred (runtime/tasks.py)
+        if self.db.dialect == "postgresql" and settings.engine_executor != "poll":
+            from graphsync.runtime.tasks import TaskQueue
+            self.task_queue = TaskQueue(settings.resolved_database_url)
         self.target_policy = TargetPolicy.from_settings(settings)  # where SCIM targets may be
 
     def start(self) -> Runtime:
@@ -32,6 +36,9 @@ class Runtime:
         with self.db.transaction() as conn:
             self.db.serialise_startup(conn)  # another process may be starting on the same database
             keys = KeyRing.load_or_create(conn, self.cipher, self.clock.now())
+            if self.task_queue is not None:
+                from graphsync.runtime.tasks import ensure_schema
+                ensure_schema(conn)
             if tenants.get_tenant(conn, self.settings.default_tenant_id) is None:
                 tenants.create_tenant(conn, self.clock.now(), "Default tenant", self.settings.default_tenant_domain,
                                       tenant_id=self.settings.default_tenant_id)
@@ -60,18 +67,30 @@ class Runtime:
                 "tokenEndpoint": f"{self.settings.base_url}/{tenant.id}/oauth2/v2.0/token"}
 
     def start_engine(self) -> None:
-        from graphsync.runtime.scheduler import Scheduler
-        if self.scheduler is None:
+        if self.scheduler is not None:
+            return
+        if self.task_queue is not None:
+            from graphsync.runtime.tasks import TaskEngine
+            self.scheduler = TaskEngine(self, self.settings.engine_concurrency).start()
+        else:
+            from graphsync.runtime.scheduler import Scheduler
             self.scheduler = Scheduler(self, self.settings.engine_poll_seconds).start()
 
-    def wake_engine(self) -> None:
-        if self.scheduler is not None:
+    def wake_engine(self, tenant_id: str | None = None, owner_id: str | None = None, job_id: str | None = None) -> None:
+        """Something changed that the engine should see now (start, restart, records staged):
+        on PostgreSQL a task for the job (whichever process takes it), else this process's
+        scheduler looks for due jobs at once. Blocking (a database write on PostgreSQL)."""
+        if self.task_queue is not None and job_id is not None:
+            self.task_queue.wake(tenant_id, owner_id, job_id)
+        elif self.scheduler is not None:
             self.scheduler.wake()
 
     def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
+        if self.task_queue is not None:
+            self.task_queue.close()
         self.db.dispose()
 
 

@@ -140,26 +140,30 @@ def inbound_jobs(runtime) -> list[JobRef]:
 
 def process_due(runtime, should_stop: Callable[[], bool] = lambda: False, budget_seconds: float = 2.0) -> bool:
     """Apply staged records of every active inbound job, for about ``budget_seconds`` (so
-    outbound cycles get their turn). Returns True when records are left for the next call.
-
-    A job is processed under its lease (services/leases.py), renewed at every batch: a job whose
-    lease another process holds is skipped, that process is applying its records."""
+    outbound cycles get their turn). Returns True when records are left for the next call."""
     deadline = time.monotonic() + budget_seconds
     more = False
     for ref in inbound_jobs(runtime):
         if should_stop() or time.monotonic() > deadline:
             return True
-        with leases.held(runtime, ref.tenant_id, ref.job_id) as lease:
-            if lease is None:
-                continue
-            try:
-                more = process_job(runtime, ref, deadline, lambda: should_stop() or not lease.check(),
-                                   fence=lease.fence) or more
-            except LeaseLost:
-                log.warning("inbound job %s: its lease was lost; whoever holds it now applies its records", ref.job_id)
-                more = True
-    _maybe_purge(runtime)
+        more = bool(process_leased(runtime, ref, deadline, should_stop)) or more
+    maybe_purge(runtime)
     return more
+
+
+def process_leased(runtime, ref: JobRef, deadline: float | None = None,
+                   should_stop: Callable[[], bool] = lambda: False) -> bool | None:
+    """Apply the job's staged records under its lease (renewed at every batch; its batches fenced
+    by it). True when records are left, None when another process holds the job's lease (that
+    process is applying them)."""
+    with leases.held(runtime, ref.tenant_id, ref.job_id) as lease:
+        if lease is None:
+            return None
+        try:
+            return process_job(runtime, ref, deadline, lambda: should_stop() or not lease.check(), fence=lease.fence)
+        except LeaseLost:
+            log.warning("inbound job %s: its lease was lost; whoever holds it now applies its records", ref.job_id)
+            return True
 
 
 def process_job(runtime, ref: JobRef, deadline: float | None = None,
@@ -858,7 +862,8 @@ def _finish_cycle(ctx: Context, ref: JobRef, row, state: dict) -> None:
 
 # -- retention ---------------------------------------------------------------------------------
 
-def _maybe_purge(runtime) -> None:
+def maybe_purge(runtime) -> None:
+    """Purge accepted records past their retention, at most every PURGE_EVERY in a process."""
     key = id(runtime)
     now = time.monotonic()
     if now - _last_purge.get(key, float("-inf")) < PURGE_EVERY.total_seconds():

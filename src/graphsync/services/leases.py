@@ -43,13 +43,14 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Iterator
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from graphsync.engine.cycle import LeaseLost
+from graphsync.store.db import aware
 from graphsync.store.engine_tables import job_leases
 
 log = logging.getLogger("graphsync.leases")
@@ -231,13 +232,23 @@ def claim(runtime, tenant_id: str, job_id: str, seconds: float | None = None) ->
 
 def holder_of(runtime, tenant_id: str, job_id: str) -> str | None:
     """Who holds the job's lease now (an unexpired one), for operators and tests."""
-    with runtime.db.transaction() as conn:
+    held = _unexpired(runtime, tenant_id, job_id)
+    return held[0] if held else None
+
+
+def expires_at(runtime, tenant_id: str, job_id: str) -> datetime | None:
+    """When the job's lease expires unless renewed (None: nobody holds it)."""
+    held = _unexpired(runtime, tenant_id, job_id)
+    return held[1] if held else None
+
+
+def _unexpired(runtime, tenant_id: str, job_id: str) -> tuple[str, datetime] | None:
+    with runtime.db.reading() as conn:
         row = conn.execute(select(job_leases.c.holder, job_leases.c.expires_at).where(
             _where(tenant_id, job_id))).first()
-    if row is None:
+    if row is None or aware(row.expires_at) <= runtime.clock.now():
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=runtime.clock.now().tzinfo)
-    return row.holder if expires > runtime.clock.now() else None
+    return row.holder, aware(row.expires_at)
 
 
 @contextmanager

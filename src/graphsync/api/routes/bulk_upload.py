@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from graphsync.api.auth import UPLOAD, allow
-from graphsync.api.common import call_owned, check_version, limit
+from graphsync.api.common import call_owned, check_version, limit, wake_engine
 from graphsync.api.http import public_base, read_body
 from graphsync.engine.inbound import parse_bulk_request
 from graphsync.errors import BadRequest, UnsupportedMediaType
@@ -34,7 +34,7 @@ def build(root: str) -> APIRouter:
             raise BadRequest(f"Invalid Data Format: {exc.message}") from None
         operations = await run_in_threadpool(parse_bulk_request, raw, 0)
         await call_owned(request, principal, root, owner_id, inbound.stage, job_id, operations)
-        request.app.state.runtime.wake_engine()
+        await wake_engine(request, principal, owner_id, job_id)
         base = public_base(request)
         location = f"{base}/{version}/auditLogs/provisioning?$filter=" + quote(f"jobId eq '{job_id}'", safe="'")
         return Response(status_code=202, headers={"Location": location})

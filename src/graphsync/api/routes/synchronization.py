@@ -7,7 +7,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from graphsync.api.auth import SECRETS_WRITE, SYNC_READ, SYNC_WRITE, allow
-from graphsync.api.common import call_owned, check_version, limit, no_content, ok
+from graphsync.api.common import call_owned, check_version, limit, no_content, ok, wake_engine
 from graphsync.api.http import public_base, read_json
 from graphsync.api.odata import collection, entity, parse_query
 from graphsync.api.versions import template_for
@@ -143,7 +143,7 @@ def build(root: str) -> APIRouter:
     @router.post("/jobs/{job_id}/start")
     async def start_job(request: Request, owner_id: str, job_id: str, principal=Depends(writer)):
         await call_owned(request, principal, root, owner_id, jobs.start, job_id)
-        request.app.state.runtime.wake_engine()
+        await wake_engine(request, principal, owner_id, job_id)
         return no_content()
 
     @router.post("/jobs/{job_id}/pause")
@@ -155,7 +155,7 @@ def build(root: str) -> APIRouter:
     async def restart_job(request: Request, owner_id: str, job_id: str, principal=Depends(writer)):
         body = await read_json(request, RestartBody, limit(request), required=False)
         await call_owned(request, principal, root, owner_id, jobs.restart, job_id, body)
-        request.app.state.runtime.wake_engine()
+        await wake_engine(request, principal, owner_id, job_id)
         return no_content()
 
     @router.post("/jobs/{job_id}/validateCredentials")
