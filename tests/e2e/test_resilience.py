@@ -130,6 +130,11 @@ def test_terminated_database_connections_do_not_stop_a_cycle(scim_server, caplog
                 assert finished["error"] is None, finished
                 names = Counter(u["userName"] for u in scim.resources("Users") if u["userName"].endswith(tag + "@contoso.test"))
                 assert names == Counter(u["userPrincipalName"] for u in users)  # each once, all there
+                # the engine's own connections were terminated too: it still hears of the next start
+                assert http.post(f"{job_url}/restart", json={"criteria": {"resetScope": "Watermark"}}).status_code == 204
+                again = eventually(lambda: (lambda e: e if e and e["activityIdentifier"] != finished[
+                    "activityIdentifier"] else None)(_completed(http, job_url)), timeout=60)
+                assert again["error"] is None and again["countImported"] == TERMINATED_USERS
 
 
 def user_body(i: int, tag: str) -> dict:

@@ -389,3 +389,33 @@ def test_a_scoping_filter_out_of_its_time_budget_fails_that_object_only():
     failed = next(e for e in store.logs if e["provisioningStatusInfo"]["status"] == "failure")
     assert failed["sourceIdentity"]["id"] == "u0001"
     assert failed["provisioningStatusInfo"]["errorInformation"]["reason"].startswith("A scoping filter failed")
+
+
+def test_buckets_and_their_finish_do_what_one_initial_cycle_does():
+    """Three id ranges run one after the other (as workers would at once), then the finish: every
+    user created once, a soft-deleted linked user disabled by its range, a hard-deleted one deleted."""
+    source, store, target, clock = MemorySource([user(i) for i in range(450)]), MemoryStore(), \
+        InMemoryScimTarget(), ManualClock()
+    run(source, store, target, clock, initial=True)
+    store.link_rows.pop(("user", "u0100"))  # as if lost: it must be matched, not created again
+    soft, hard = store.link_rows[("user", "u0201")].target_id, store.link_rows[("user", "u0399")].target_id
+    source.users["u0201"]["deletedDateTime"] = "2026-11-01T00:00:00Z"
+    del source.users["u0399"]
+    source.users["u0449"]["displayName"] = "Renamed"
+    calls = target.calls
+
+    async def go():
+        async with ScimClient("http://scim.test", None, transport=target.transport()) as client:
+            results = []
+            for after, upto in ((None, "u0150"), ("u0150", "u0300"), ("u0300", None)):
+                cycle = Cycle(RULES, SETTINGS, source, client, store, clock.now, expressions.EvaluationContext())
+                results.append(await cycle.run_bucket(after, upto, cycle_id="c", watermark=0, total=150))
+            cycle = Cycle(RULES, SETTINGS, source, client, store, clock.now, expressions.EvaluationContext())
+            results.append(await cycle.run(initial=True, watermark=0, cycle_id="c", users_done=True))
+            return results
+    results = asyncio.run(go())
+    assert [r.imported for r in results] == [151, 150, 149, 0]  # each user in exactly one range
+    assert sum(r.exported for r in results) == 3  # the disable, the delete, the rename
+    assert target.resources["Users"][soft]["active"] is False and hard not in target.resources["Users"]
+    assert len(target.resources["Users"]) == 449 and len(store.link_rows) == 449  # u0100 matched, not created
+    assert target.calls - calls < 60  # reads by id, the three changes; no create

@@ -160,23 +160,49 @@ class Cycle:
         self._unchecked = 0  # objects started since should_stop() was last asked
 
     # ------------------------------------------------------------------------------------------
-    async def run(self, *, initial: bool, watermark: int) -> CycleResult:
+    async def run(self, *, initial: bool, watermark: int, cycle_id: str | None = None,
+                  users_done: bool = False) -> CycleResult:
+        """A whole cycle. ``users_done``: the finish of a bucketed initial cycle, whose users the
+        buckets went through (``run_bucket``); ``watermark`` is then the one taken at its start."""
         try:
-            return await self._run(initial, watermark)
+            return await self._run(initial, watermark, cycle_id, users_done)
         except ScimError as exc:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
             raise
 
-    async def _run(self, initial: bool, watermark: int) -> CycleResult:
+    async def run_bucket(self, after: str | None, upto: str | None, *, cycle_id: str, watermark: int,
+                         total: int) -> CycleResult:
+        """One bucket of a large initial cycle: the users with ids in (``after``, ``upto``], so
+        that several workers share the cycle. Escrow retries, deletes held back and references
+        wait for the cycle's finish (``run(users_done=True)``), once every bucket is through."""
+        self.result = CycleResult(cycle_id, True, watermark, self.now())
+        self.total = total
+        try:
+            if not self.settings.sync_all:
+                self.assigned_users, self.assigned_groups = self.source.assigned()
+            for rule in self.rules:
+                if not rule.group:
+                    await self._initial(rule, after, upto)
+        except ScimError as exc:
+            if exc.credentials:
+                raise CredentialsRejected(str(exc)) from exc
+            raise
+        self._flush_logs()
+        self.result.ended = self.now()
+        return self.result
+
+    async def _run(self, initial: bool, watermark: int, cycle_id: str | None, users_done: bool) -> CycleResult:
         began = self.now()
-        self.result = CycleResult(str(uuid.uuid4()), initial, watermark, began)
+        self.result = CycleResult(cycle_id or str(uuid.uuid4()), initial, watermark, began)
         if not self.settings.sync_all:
             self.assigned_users, self.assigned_groups = self.source.assigned()
         if initial:
-            self.result.watermark = self.source.latest_seq()
-            self.total = sum(self.source.count(_object_type(rule)) for rule in self.rules)
-            for rule in self.rules:
+            rules = [rule for rule in self.rules if rule.group or not users_done]
+            if not users_done:
+                self.result.watermark = self.source.latest_seq()
+            self.total = sum(self.source.count(_object_type(rule)) for rule in rules)
+            for rule in rules:
                 await self._initial(rule)
         else:
             await self._incremental(watermark)
@@ -203,28 +229,32 @@ class Cycle:
         return self.captured
 
     # ------------------------------------------------------------------------------------------
-    async def _initial(self, rule: ObjectRule) -> None:
+    async def _initial(self, rule: ObjectRule, after: str | None = None, upto: str | None = None) -> None:
         """Source pages in id order, merged with the links in the same order: a link between two
         pages' ids that is not in the page belongs to an object that is soft-deleted (the pages
-        hold live objects) or gone. Memory follows the page size, not the directory size."""
+        hold live objects) or gone. Memory follows the page size, not the directory size. Only
+        ids in (``after``, ``upto``] when they are given (a bucket)."""
         object_type = _object_type(rule)
         await self._build_index(rule)
-        after = None
         async with _Pipeline() as pipeline:
             while True:
                 page = self.source.page(object_type, after, PAGE_SIZE)
-                upto = page[-1]["id"] if page else None
+                last = not page or (upto is not None and page[-1]["id"] >= upto)
+                if upto is not None:
+                    page = [doc for doc in page if doc["id"] <= upto]
+                # the links up to this page's end, or to the range's end after its last page
+                links_upto = upto if last else page[-1]["id"]
                 ids = {doc["id"] for doc in page}
-                missing = [sid for sid in self.store.link_ids(object_type, after, upto) if sid not in ids]
+                missing = [sid for sid in self.store.link_ids(object_type, after, links_upto) if sid not in ids]
                 if page:
                     await pipeline.add(self._process_page(rule, {doc["id"]: doc for doc in page}))
                 for start in range(0, len(missing), PAGE_SIZE):
                     chunk = missing[start:start + PAGE_SIZE]
                     docs = self.source.get(object_type, chunk)  # soft-deleted ones are still there
                     await pipeline.add(self._process_page(rule, {sid: docs.get(sid) for sid in chunk}))
-                if not page:
+                if last:
                     break
-                after = upto
+                after = page[-1]["id"]
         self._index.pop(rule.resource, None)
 
     async def _build_index(self, rule: ObjectRule) -> None:

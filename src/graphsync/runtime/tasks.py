@@ -33,7 +33,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.worker import Worker
 from sqlalchemy import Connection, select
 
-from graphsync.services import due, inbound, leases, provisioning
+from graphsync.services import buckets, due, inbound, leases, provisioning
 from graphsync.store.db import aware
 from graphsync.store.tables import sync_jobs
 
@@ -43,9 +43,11 @@ logging.getLogger("procrastinate").setLevel(logging.WARNING)
 
 QUEUE = "graphsync"
 RUN_JOB = "graphsync.run_job"
+RUN_BUCKET = "graphsync.run_bucket"
 RECONCILE = "graphsync.reconcile"
 INBOUND_BUDGET_SECONDS = 2.0  # an inbound task applies records this long, then makes way for others
 RECONCILE_CRON = "* * * * * */10"  # every 10 s (croniter's sixth field: seconds)
+RESTART_FIRST_SECONDS, RESTART_MAX_SECONDS = 1.0, 30.0  # a failed worker starts again after 1 s, 2 s … 30 s
 FETCH_SECONDS = 1.0  # besides NOTIFY, how often a worker looks for tasks whose time has come
 
 
@@ -75,12 +77,15 @@ class TaskQueue:
         self._opened = False
         self._open_lock = threading.Lock()
 
-    def _deferrer(self, tenant_id: str, job_id: str, *, at: datetime | None):
+    def _open(self) -> None:
         if not self._opened:
             with self._open_lock:
                 if not self._opened:
                     self.app.open()
                     self._opened = True
+
+    def _deferrer(self, tenant_id: str, job_id: str, *, at: datetime | None):
+        self._open()
         suffix = "next" if at is not None else "now"
         # no procrastinate lock: a task of a worker that was paused (SIGSTOP) stays 'doing' and
         # would hold its job's tasks back for good; the job's lease excludes, and expires
@@ -91,6 +96,15 @@ class TaskQueue:
         """Defer a look at the job, now or ``at``; a look already waiting makes this one needless."""
         try:
             self._deferrer(tenant_id, job_id, at=at).defer(tenant_id=tenant_id, owner_id=owner_id, job_id=job_id)
+        except AlreadyEnqueued:
+            pass
+
+    def run_bucket(self, tenant_id: str, owner_id: str, job_id: str, bucket: int) -> None:
+        """Defer one bucket of a job's bucketed initial cycle (services/buckets.py)."""
+        self._open()
+        try:
+            self.app.configure_task(RUN_BUCKET, queue=QUEUE, queueing_lock=f"{_lock(tenant_id, job_id)}:b{bucket}") \
+                .defer(tenant_id=tenant_id, owner_id=owner_id, job_id=job_id, bucket=bucket)
         except AlreadyEnqueued:
             pass
 
@@ -118,6 +132,7 @@ class TaskEngine:
             conninfo=conninfo(runtime.settings.resolved_database_url), min_size=1,
             max_size=max(2, concurrency + 1)))
         self.app.task(name=RUN_JOB, queue=QUEUE, pass_context=False)(self._run_job)
+        self.app.task(name=RUN_BUCKET, queue=QUEUE, pass_context=False)(self._run_bucket)
         self.app.periodic(cron=RECONCILE_CRON, periodic_id="reconcile")(
             self.app.task(name=RECONCILE, queue=QUEUE, pass_context=False,
                           queueing_lock=RECONCILE)(self._reconcile))
@@ -136,8 +151,12 @@ class TaskEngine:
     def stop(self, timeout: float | None = 30) -> None:
         """Stop taking tasks; those under way finish their page or batch (they ask ``stopping``)."""
         self._stopping.set()
-        if self._worker is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._worker.stop)
+        loop, worker = self._loop, self._worker
+        if worker is not None and loop is not None:
+            try:
+                loop.call_soon_threadsafe(worker.stop)
+            except RuntimeError:  # its loop has just ended (the worker is being restarted)
+                pass
         self._thread.join(timeout=timeout)
 
     @property
@@ -145,7 +164,21 @@ class TaskEngine:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        asyncio.run(self._serve())
+        """The worker, started again after it fails (its connections terminated, the database
+        restarting), with back-off; whatever was due meanwhile is found by the reconcile."""
+        delay = RESTART_FIRST_SECONDS
+        while not self._stopping.is_set():
+            began = time.monotonic()
+            try:
+                asyncio.run(self._serve())
+            except Exception:
+                log.warning("the task worker stopped on an error; starting it again in %.0f s", delay, exc_info=True)
+            self._started.set()
+            if time.monotonic() - began > RESTART_MAX_SECONDS:
+                delay = RESTART_FIRST_SECONDS  # it had been running well: a new failure starts the back-off over
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, RESTART_MAX_SECONDS)
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -166,7 +199,9 @@ class TaskEngine:
             return
         ran = False
         if due.is_outbound(template):
-            ran = provisioning.run_leased(self.runtime, ref, self._stopping.is_set)
+            ran = self._outbound(ref)
+            if ran is None:
+                return  # its buckets run; the last one through wakes the job for the finish
         elif due.is_inbound(template):
             more = inbound.process_leased(self.runtime, inbound.JobRef(tenant_id, owner_id, job_id),
                                           _deadline(INBOUND_BUDGET_SECONDS), self._stopping.is_set)
@@ -176,6 +211,31 @@ class TaskEngine:
             ran = more is not None
         if not self._stopping.is_set():
             self._next_look(ref, ran)
+
+    def _outbound(self, ref) -> bool | None:
+        """Run the job's cycle, hand a large initial one to buckets (None), or see that every
+        unfinished bucket of one under way has a task (None)."""
+        left = buckets.unfinished(self.runtime, ref)
+        if left:
+            for bucket in left:
+                self.queue.run_bucket(ref.tenant_id, ref.owner_id, ref.job_id, bucket)
+            return None
+        split: list[int] = []
+
+        def plan(lease) -> bool:
+            split.extend(buckets.plan(self.runtime, ref, lease))
+            return bool(split)
+        ran = provisioning.run_leased(self.runtime, ref, self._stopping.is_set, split=None if left == [] else plan)
+        for bucket in split:
+            self.queue.run_bucket(ref.tenant_id, ref.owner_id, ref.job_id, bucket)
+        return None if split else ran
+
+    def _run_bucket(self, tenant_id: str, owner_id: str, job_id: str, bucket: int) -> None:
+        ref = provisioning.JobRef(tenant_id, owner_id, job_id)
+        if self._stopping.is_set():
+            return
+        if buckets.run(self.runtime, ref, bucket, self._stopping.is_set):  # the last one through
+            self.queue.wake(tenant_id, owner_id, job_id)
 
     def _next_look(self, ref, ran: bool) -> None:
         """Defer the job's next look: at its due time; at once if it is still due after it ran

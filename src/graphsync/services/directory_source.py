@@ -46,6 +46,12 @@ class DirectorySource:
             return directory.get_groups(ctx, ids, include_deleted=True)
 
     @retry_transient
+    def user_boundaries(self, every: int) -> list[str]:
+        """Ids that cut the live users into ranges of about ``every`` (directory.user_id_boundaries)."""
+        with self._unit() as ctx:
+            return directory.user_id_boundaries(ctx, every)
+
+    @retry_transient
     def members(self, group_id: str) -> list[tuple[str, str]]:
         with self._unit() as ctx:
             return directory.group_member_ids(ctx, group_id)

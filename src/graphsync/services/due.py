@@ -32,7 +32,7 @@ def due_at(template_id: str, doc: dict[str, Any], state: dict[str, Any] | None) 
         return None
     state = state or {}
     if is_outbound(template_id):
-        if state.get("runRequested"):
+        if state.get("runRequested") or state.get("bucketedCycle"):  # (a bucketed cycle: see to its buckets)
             return DUE_NOW
         next_run = state.get("nextRunAt")
         if next_run:  # scheduled after a cycle (failed ones too: a quarantined job waits a day)

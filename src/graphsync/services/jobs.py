@@ -210,6 +210,7 @@ def restart(ctx: Context, owner: Owner, job_id: str, body: RestartBody | None) -
     state["resets"] = sorted(set(state.get("resets", [])) | set(flags))
     state["runRequested"] = True
     state["generation"] = state.get("generation", 0) + 1  # a cycle running now must not clear this
+    state.pop("bucketedCycle", None)  # a bucketed cycle under way is abandoned: the next one starts over
     if "Watermark" in flags:
         state["initialCyclePending"] = True
     _save(ctx, owner, job_id, doc=doc, state=state, due_at=due.due_at(row.template_id, doc, state))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
 from graphsync import expressions, metrics
@@ -30,6 +30,7 @@ from graphsync.services.directory_source import DirectorySource
 from graphsync.services.engine_store import DatabaseStateStore
 from graphsync.services.tenants import get_tenant
 from graphsync.store.db import aware, is_transient, retry_transient
+from graphsync.store.engine_tables import cycle_buckets
 from graphsync.store.tables import sync_jobs
 
 log = logging.getLogger("graphsync.engine")
@@ -57,7 +58,7 @@ def due_jobs(runtime, now: datetime, limit: int = DUE_BATCH) -> list[JobRef]:
     return [JobRef(row.tenant_id, row.owner_id, row.id) for row in rows if due.is_outbound(row.template_id)]
 
 
-def _still_due(runtime, ref: JobRef) -> bool:
+def still_due(runtime, ref: JobRef) -> bool:
     """Read again once the lease is ours: another process may have run the cycle since the list
     of due jobs was read (and released the lease since)."""
     with runtime.db.reading() as conn:
@@ -69,15 +70,17 @@ def _still_due(runtime, ref: JobRef) -> bool:
 
 
 def run_leased(runtime, ref: JobRef, should_stop: Callable[[], bool] = lambda: False, *,
-               transport: httpx.AsyncBaseTransport | None = None) -> bool:
+               transport: httpx.AsyncBaseTransport | None = None,
+               split: Callable[[leases.Lease], bool] | None = None) -> bool:
     """The scheduler's way to run a due job: under the job's lease, so no other process runs the
     same job meanwhile, and only if it is still due. False = skipped (held elsewhere, or no longer
     due). The cycle stops (the objects under way finish and are linked) once ``should_stop`` says so
-    or the lease is lost."""
+    or the lease is lost. ``split(lease)`` may hand the cycle to buckets instead (True)."""
     with leases.held(runtime, ref.tenant_id, ref.job_id) as lease:
-        if lease is None or not _still_due(runtime, ref):
+        if lease is None or not still_due(runtime, ref):
             return False
-        run_cycle(runtime, ref, transport=transport, lease=lease, should_stop=should_stop)
+        if split is None or not split(lease):
+            run_cycle(runtime, ref, transport=transport, lease=lease, should_stop=should_stop)
         return True
 
 
@@ -119,6 +122,7 @@ class Prepared:
     source: DirectorySource
     ref: JobRef
     policy: TargetPolicy = TargetPolicy()
+    on_progress: Callable[[int, int], None] | None = None  # instead of the job's own (a bucket's: buckets.py)
 
     def target(self, transport: httpx.AsyncBaseTransport | None = None, *,
                lease: leases.Lease | None = None) -> ScimClient:
@@ -149,8 +153,8 @@ class Prepared:
                      runtime.clock.now, self.context, should_stop=should_stop,
                      delete_threshold=delete_threshold(self.doc, self.secrets),
                      force_deletes="ForceDeletes" in (self.state.get("resets") or []),
-                     on_progress=_at_most_every(PROGRESS_SECONDS, lambda done, total: _progress(
-                         runtime, self.ref, self.store, done, total)) if stoppable else None)
+                     on_progress=_at_most_every(PROGRESS_SECONDS, self.on_progress or (lambda done, total: _progress(
+                         runtime, self.ref, self.store, done, total))) if stoppable else None)
 
 
 def prepare(runtime, ref: JobRef, lease: leases.Lease | None = None) -> Prepared | None:
@@ -243,7 +247,9 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
     """Run one cycle of a job now, in the calling thread (which must not run an event loop).
     With a ``lease``, the lease is renewed at every page, a lost lease ends the cycle there, no
     write reaches the target unless the lease is provably held, and the store's writes are fenced
-    by it."""
+    by it. A bucketed initial cycle whose buckets are all through (services/buckets.py) is
+    finished here: groups, escrow retries, deletes and references, and its record."""
+    from graphsync.services import buckets
     prepared = prepare(runtime, ref, lease)
     if prepared is None:
         return None
@@ -253,60 +259,84 @@ def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | Non
     result: CycleResult | None = None
     error: dict[str, Any] | None = None
     quarantine_reason = None
-
-    def interrupt() -> bool:
-        return (should_stop is not None and should_stop()) or (lease is not None and not lease.check())
+    finishing = buckets.finishing(runtime, ref, state)  # None, or the bucketed cycle to finish
     try:
-        resets = set(state.get("resets") or [])
-        if "ConnectorDataStore" in resets:
-            store.clear_all()
-        elif "Escrows" in resets:
-            store.clear_all_escrows()
+        if finishing is None:
+            apply_resets(state, store)
         initial = bool(state.get("initialCyclePending", True)) or "watermark" not in state
-
-        async def go() -> CycleResult:
-            async with prepared.target(transport, lease=lease) as target:
-                bulk = int(_setting(prepared.doc, SETTING_BULK, "0"))
-                if bulk > 1:
-                    await target.enable_bulk(bulk)
-                return await prepared.cycle(runtime, target, interrupt=interrupt).run(
-                    initial=initial, watermark=int(state.get("watermark", 0)))
-
-        result = asyncio.run(go())
-        if result.held_deletes:
-            error = {"code": "TooManyDeletes", "tenantActionable": True,
-                     "message": f"{result.held_deletes} deletions exceed the accidental-deletion threshold; restart "
-                                "the job with resetScope ForceDeletes to process them."}
-            quarantine_reason = "TooManyDeletes"
-    except LeaseLost:
+        if finishing is not None:
+            began = finishing.began
+            error, quarantine_reason = finishing.error, finishing.quarantine_reason
+        if error is None:
+            result = drive(runtime, prepared, transport, lease, should_stop, lambda cycle: cycle.run(
+                initial=initial or finishing is not None,
+                watermark=finishing.watermark if finishing else int(state.get("watermark", 0)),
+                cycle_id=finishing.cycle_id if finishing else None, users_done=finishing is not None))
+            if finishing is not None:
+                finishing.add_to(result)
+            if result.held_deletes:
+                error = {"code": "TooManyDeletes", "tenantActionable": True,
+                         "message": f"{result.held_deletes} deletions exceed the accidental-deletion threshold; "
+                                    "restart the job with resetScope ForceDeletes to process them."}
+                quarantine_reason = "TooManyDeletes"
+    except CycleInterrupted as exc:
         observed.end("interrupted")
-        log.warning("cycle of job %s stopped: its lease was lost; whoever holds it now carries on", ref.job_id)
-        return None  # nothing more is written: the job's state is the new holder's
-    except CycleInterrupted:
-        observed.end("interrupted")
+        if isinstance(exc, LeaseLost):
+            log.warning("cycle of job %s stopped: its lease was lost; whoever holds it now carries on", ref.job_id)
         return None  # paused or deleted: what was exported is linked; the watermark stays
-    except CredentialsRejected as exc:
-        error = {"code": "CredentialsRejected", "message": str(exc), "tenantActionable": True}
-        quarantine_reason = "EncounteredQuarantineException"
-    except (ScimError, httpx.HTTPError, OSError) as exc:
-        error = {"code": getattr(exc, "code", "TargetUnavailable"), "message": str(exc), "tenantActionable": False}
-    except DBAPIError as exc:
-        log.warning("cycle of job %s failed on a database error", ref.job_id, exc_info=True)
-        error = {"code": STORE_UNAVAILABLE if is_transient(exc) else "InternalError", "tenantActionable": False,
-                 "message": f"The cycle failed on a database error ({exc.__class__.__name__}); it resumes "
-                            "where it stopped."}
-    except Exception as exc:  # a bug must not kill the scheduler; it is reported on the job
-        log.exception("cycle of job %s failed", ref.job_id)
-        error = {"code": "InternalError", "message": f"The cycle failed: {exc.__class__.__name__}",
-                 "tenantActionable": False}
+    except Exception as exc:
+        error, quarantine_reason = failure(exc, ref)
     try:
-        _record(runtime, ref, result, error, quarantine_reason, began, store, state.get("generation", 0))
+        _record(runtime, ref, result, error, quarantine_reason, began, store, state.get("generation", 0),
+                bucketed=(state.get("bucketedCycle") or {}).get("id"))  # finished, or run over as one
     except LeaseLost:
         observed.end("interrupted")
         log.warning("cycle of job %s: its lease was lost before its outcome was recorded", ref.job_id)
         return None
     observed.end("failed" if error else "succeeded", result, error)
     return result
+
+
+def apply_resets(state: dict[str, Any], store: DatabaseStateStore) -> None:
+    """What restart's resetScope asked the next cycle to forget (its watermark is state's)."""
+    resets = set(state.get("resets") or [])
+    if "ConnectorDataStore" in resets:
+        store.clear_all()
+    elif "Escrows" in resets:
+        store.clear_all_escrows()
+
+
+def drive(runtime, prepared: Prepared, transport: httpx.AsyncBaseTransport | None, lease: leases.Lease | None,
+          should_stop: Callable[[], bool] | None, run: Callable[[Cycle], Any]) -> CycleResult:
+    """``run(cycle)`` with the job's SCIM client (creates in /Bulk when the job asks), in a new
+    event loop. The cycle stops at its next page once ``should_stop`` says so or the lease is lost."""
+    def interrupt() -> bool:
+        return (should_stop is not None and should_stop()) or (lease is not None and not lease.check())
+
+    async def go() -> CycleResult:
+        async with prepared.target(transport, lease=lease) as target:
+            bulk = int(_setting(prepared.doc, SETTING_BULK, "0"))
+            if bulk > 1:
+                await target.enable_bulk(bulk)
+            return await run(prepared.cycle(runtime, target, interrupt=interrupt))
+    return asyncio.run(go())
+
+
+def failure(exc: Exception, ref: JobRef) -> tuple[dict[str, Any], str | None]:
+    """The lastExecution.error of a cycle that raised ``exc``, and its quarantine reason."""
+    if isinstance(exc, CredentialsRejected):
+        return {"code": "CredentialsRejected", "message": str(exc), "tenantActionable": True}, \
+            "EncounteredQuarantineException"
+    if isinstance(exc, (ScimError, httpx.HTTPError, OSError)):
+        return {"code": getattr(exc, "code", "TargetUnavailable"), "message": str(exc), "tenantActionable": False}, None
+    if isinstance(exc, DBAPIError):
+        log.warning("cycle of job %s failed on a database error", ref.job_id, exc_info=exc)
+        return {"code": STORE_UNAVAILABLE if is_transient(exc) else "InternalError", "tenantActionable": False,
+                "message": f"The cycle failed on a database error ({exc.__class__.__name__}); it resumes "
+                           "where it stopped."}, None
+    log.error("cycle of job %s failed", ref.job_id, exc_info=exc)  # a bug must not kill the engine
+    return {"code": "InternalError", "message": f"The cycle failed: {exc.__class__.__name__}",
+            "tenantActionable": False}, None
 
 
 STORE_UNAVAILABLE = "StoreUnavailable"  # a cycle that failed on a transient database error
@@ -367,8 +397,9 @@ def _quarantine(doc: dict, reason: str, error: dict, now: datetime) -> None:
 
 @retry_transient
 def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None, quarantine_reason: str | None,
-            began: datetime, store: DatabaseStateStore, generation: int) -> None:
-    """The job's status and state after a cycle (reference §6.9)."""
+            began: datetime, store: DatabaseStateStore, generation: int, *, bucketed: str | None = None) -> None:
+    """The job's status and state after a cycle (reference §6.9). ``bucketed``: the id of the
+    bucketed initial cycle this ends (its buckets are forgotten)."""
     now = runtime.clock.now()
     counts = store.count_links() if result else {}
     escrowed = store.count_escrows() if result else 0
@@ -379,6 +410,10 @@ def _record(runtime, ref: JobRef, result: CycleResult | None, error: dict | None
         if row is None:  # deleted while the cycle ran
             return
         doc, state = copy.deepcopy(row.doc), dict(row.state or {})
+        if bucketed is not None and (state.get("bucketedCycle") or {}).get("id") == bucketed:
+            state.pop("bucketedCycle")
+            ctx.conn.execute(delete(cycle_buckets).where(cycle_buckets.c.tenant_id == ref.tenant_id,
+                                                         cycle_buckets.c.job_id == ref.job_id))
         status = doc["status"]
         execution = _execution(result, error, began, now)
         status["lastExecution"] = execution

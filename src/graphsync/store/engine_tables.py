@@ -57,3 +57,21 @@ job_leases = Table(
     Column("expires_at", Time, nullable=False),
     Column("generation", BigInteger, nullable=False, server_default="0"),  # one more at every claim: the fence
 )
+
+# The id ranges ("buckets") of a large initial cycle that several workers run at once
+# (runtime/tasks.py): only the job's current bucketed cycle has rows.
+cycle_buckets = Table(
+    "cycle_buckets", metadata,
+    Column("tenant_id", String(36), primary_key=True),
+    Column("job_id", String(256), primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("cycle_id", String(36), nullable=False),
+    Column("after_id", String(64), nullable=True),  # the bucket's users have ids > after_id …
+    Column("upto_id", String(64), nullable=True),  # … and <= upto_id (None: unbounded)
+    Column("status", String(16), nullable=False),  # todo | done
+    Column("imported", Integer, nullable=False, server_default="0"),
+    Column("exported", Integer, nullable=False, server_default="0"),
+    Column("escrowed", Integer, nullable=False, server_default="0"),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("error", Document, nullable=True),  # what ended the bucket when it failed (as lastExecution.error)
+)
