@@ -9,9 +9,14 @@
     with the API in one process and the engine in --workers other processes (the worker has to
     learn of the job from the database), against the same measure with the engine in the API's
     own process (woken directly). Goal: p95 ≤ 100 ms across processes.
+(3) spread: one initial cycle of --users users (PostgreSQL: cut into buckets of 2,000) against a
+    SCIM target that answers each request after --latency seconds, run by 1, 2 and 4 worker
+    processes taking one task at a time each (GRAPHSYNC_ENGINE_CONCURRENCY=1: a worker per
+    machine); the speed-up against the one-worker run of the same measurement. Goal: ≥ 3.5x at 4.
 
     python bench/scale.py [--jobs 100000] [--seconds 20] [--runs 20] [--workers 1]
-                          [--database-url postgresql://…] [--only idle|start]
+                          [--users 20000] [--latency 0.02] [--spread 1,2,4]
+                          [--database-url postgresql://…] [--only idle|start|spread]
 """
 from __future__ import annotations
 
@@ -190,6 +195,105 @@ def bench_start(args) -> None:
         print(f"    {where}: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
 
 
+# -- (3) one cycle, several workers ------------------------------------------------------------
+
+TARGET_CODE = """
+import asyncio, sys, uvicorn
+from graphsync.testing import InMemoryScimTarget
+target, latency = InMemoryScimTarget(), float(sys.argv[2])
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await asyncio.sleep(latency)
+    await target(scope, receive, send)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+def seed_users(settings: Settings, count: int, target_url: str) -> tuple[str, str, str]:
+    """``count`` users and a started-able job against ``target_url``: (tenant, service principal, job)."""
+    from graphsync.models import SecretPair
+    from graphsync.services import directory
+    runtime = Runtime(settings).start()
+    try:
+        tenant = settings.default_tenant_id
+        for start in range(0, count, 5000):
+            with runtime.unit(tenant) as ctx:
+                directory.create_users(ctx, [{
+                    "accountEnabled": True, "displayName": f"User {i}", "userPrincipalName": f"user{i}@contoso.test",
+                    "mailNickname": f"user{i}", "mail": f"user{i}@contoso.test", "department": "Sales"}
+                    for i in range(start, min(count, start + 5000))])
+        with runtime.unit(tenant) as ctx:
+            sp = applications.instantiate(ctx, SCIM_APP, InstantiateBody(display_name="spread"))["servicePrincipal"]
+            owner = synchronization.resolve_owner(ctx, "servicePrincipals", sp["id"])
+            job = jobs.create_job(ctx, owner, JobCreate(template_id="scim"))
+            synchronization.merge_secrets(ctx, owner, [SecretPair(key="BaseAddress", value=target_url),
+                                                       SecretPair(key="SyncAll", value="true")])
+        return tenant, sp["id"], job["id"]
+    finally:
+        runtime.close()
+
+
+def machine_busy() -> float:
+    """Seconds of CPU the whole machine has spent not idle (all cores, /proc/stat)."""
+    fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def spread_run(args, workers: int) -> float:
+    """Seconds from start to the cycle's record, with ``workers`` worker processes."""
+    import subprocess
+    port = free_port()
+    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE, str(port), str(args.latency)])
+    with tempfile.TemporaryDirectory() as tmp, database(args.database_url) as url:
+        settings = Settings(data_dir=tmp, database_url=url, secret_key=KEY)
+        tenant, sp, job = seed_users(settings, args.users, f"http://127.0.0.1:{port}")
+        env = dict(environment(tmp, url), GRAPHSYNC_SECRET_KEY=KEY, GRAPHSYNC_ENGINE_CONCURRENCY="1",
+                   GRAPHSYNC_ENGINE_POLL_SECONDS="1")
+        server_port = free_port()
+        server = start_server(server_port, env, engine=False)
+        started = start_workers(workers, env)
+        base = f"http://127.0.0.1:{server_port}"
+        try:
+            runtime = Runtime(settings.model_copy(update={"port": server_port})).start()  # its issuer
+            token = runtime.tokens.issue(tenant, "bench", ["Synchronization.ReadWrite.All"], runtime.clock.now())
+            runtime.close()
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+                url_job = f"/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}"
+                began, busy = time.monotonic(), machine_busy()
+                cpu = {p.pid: cpu_seconds(p.pid) for p in [*started, target]}
+                http.post(f"{url_job}/start").raise_for_status()
+                while not http.get(url_job).json()["status"]["lastExecution"]:
+                    time.sleep(0.1)
+                elapsed = time.monotonic() - began
+                busy = (machine_busy() - busy) / elapsed / os.cpu_count()
+                workers_cpu = sum(cpu_seconds(p.pid) - cpu[p.pid] for p in started) / elapsed
+                print(f"      machine {busy:.0%} busy; workers {workers_cpu:.0%} of a core, the target "
+                      f"{(cpu_seconds(target.pid) - cpu[target.pid]) / elapsed:.0%}")
+                execution = http.get(url_job).json()["status"]["lastExecution"]
+                if execution["error"] or execution["countExported"] != args.users:
+                    raise RuntimeError(f"the cycle did not provision every user: {execution}")
+                return elapsed
+        finally:
+            for process in [server, *started, target]:
+                process.terminate()
+                process.wait()
+
+
+def bench_spread(args) -> None:
+    if not args.database_url:
+        print("(3) spread needs PostgreSQL (--database-url): on SQLite one process runs a cycle")
+        return
+    counts = [int(n) for n in args.spread.split(",")]
+    print(f"(3) one initial cycle of {args.users:,} users, target latency {args.latency * 1000:.0f} ms a request, "
+          f"workers {counts} (one task at a time each)")
+    first = None
+    for workers in counts:
+        elapsed = spread_run(args, workers)
+        first = first or elapsed
+        print(f"    {workers} worker(s): {elapsed:.1f} s = {args.users / elapsed:,.0f} users/s, "
+              f"{first / elapsed:.2f}x the first")
+
+
 # -- plumbing -------------------------------------------------------------------------------------
 
 KEY = base64.b64encode(os.urandom(32)).decode()  # one master key for every process of a measurement
@@ -225,12 +329,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database-url", default="", help="an admin URL of a PostgreSQL server (a database is "
                                                           "created per measurement); default SQLite")
-    parser.add_argument("--only", choices=("idle", "start"))
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--spread", default="1,2,4")
+    parser.add_argument("--only", choices=("idle", "start", "spread"))
     args = parser.parse_args()
     if args.only in (None, "idle"):
         bench_idle(args)
     if args.only in (None, "start"):
         bench_start(args)
+    if args.only in (None, "spread"):
+        bench_spread(args)
 
 
 if __name__ == "__main__":

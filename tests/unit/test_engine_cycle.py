@@ -61,6 +61,9 @@ class MemorySource:
     def managers_of(self, user_ids):
         return {}
 
+    def managed_users(self, after_id, limit):
+        return []
+
     def assigned(self):
         return set(self.users), set()
 

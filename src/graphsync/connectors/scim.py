@@ -134,6 +134,12 @@ class ScimClient:
         body = await self._call("GET", f"/{resource}", params=params)
         return list((body or {}).get("Resources") or [])
 
+    async def count(self, resource: str) -> int | None:
+        """How many resources the target says it has (totalResults of a one-item page); None when
+        it does not say."""
+        body = await self._call("GET", f"/{resource}", params={"startIndex": 1, "count": 1}) or {}
+        return _integer(body.get("totalResults"))
+
     async def list_all(self, resource: str, page_size: int = 200, *, excluded: str | None = None,
                        check: ListingCheck | None = None) -> AsyncIterator[list[dict[str, Any]]]:
         """Every resource, in pages (RFC 7644 §3.4.2.4 index paging). The paging is not trusted:

@@ -152,6 +152,7 @@ class Cycle:
         self.result: CycleResult | None = None
         self._index: dict[str, dict[str, str]] = {}  # resource → "path\0value" → target id
         self._index_complete: dict[str, bool] = {}  # resource → whether its listing can be trusted
+        self._known_empty: set[str] = set()  # resources known to hold nothing this cycle could match
         self._log_buffer: list[dict[str, Any]] = []
         self._slots: asyncio.Semaphore | None = None  # objects being processed at once
         self.captured: list[dict[str, Any]] | None = None  # log entries (expanded), for provisionOnDemand
@@ -172,12 +173,17 @@ class Cycle:
             raise
 
     async def run_bucket(self, after: str | None, upto: str | None, *, cycle_id: str, watermark: int,
-                         total: int) -> CycleResult:
+                         total: int, target_was_empty: bool = False) -> CycleResult:
         """One bucket of a large initial cycle: the users with ids in (``after``, ``upto``], so
         that several workers share the cycle. Escrow retries, deletes held back and references
-        wait for the cycle's finish (``run(users_done=True)``), once every bucket is through."""
+        wait for the cycle's finish (``run(users_done=True)``), once every bucket is through.
+        ``target_was_empty``: the target had no users when the cycle began and this bucket never
+        ran before, so none of its users can be there: no listing (the other buckets' users, which
+        a listing would return, are never its matches)."""
         self.result = CycleResult(cycle_id, True, watermark, self.now())
         self.total = total
+        if target_was_empty:
+            self._known_empty.update(rule.resource for rule in self.rules if not rule.group)
         try:
             if not self.settings.sync_all:
                 self.assigned_users, self.assigned_groups = self.source.assigned()
@@ -262,6 +268,9 @@ class Cycle:
         are kept (memory follows the count, not the size, of the target's objects); a hit is read
         again by id when it is needed."""
         index: dict[str, str] = {}
+        if rule.resource in self._known_empty:
+            self._index[rule.resource], self._index_complete[rule.resource] = index, True
+            return
         paths = [m.target for m in rule.matching]
         excluded = "members" if rule.group else None
         check = ListingCheck()
@@ -598,13 +607,14 @@ class Cycle:
         self.result.escrowed += len(failed)
 
     def _reference_pages(self, rule: ObjectRule):
-        """Ids whose references may have changed, in pages: every linked object after an initial
-        cycle (read from the store page by page), else what the cycle touched and the groups of
-        touched users."""
+        """Ids whose references may have changed, in pages: after an initial cycle every linked
+        group and every user with a manager (page by page), else what the cycle touched and the
+        groups of touched users."""
         object_type = _object_type(rule)
-        if self.result.initial:
+        if self.result.initial:  # every linked group; of the users, those with a manager
             after = None
-            while chunk := self.store.link_ids(object_type, after, None, limit=PAGE_SIZE):
+            while chunk := (self.store.link_ids(object_type, after, None, limit=PAGE_SIZE) if rule.group
+                            else self.source.managed_users(after, PAGE_SIZE)):
                 yield chunk
                 after = chunk[-1]
             return

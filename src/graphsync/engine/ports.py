@@ -34,6 +34,10 @@ class Source(Protocol):
         """Groups that have any of these objects as a direct member."""
         ...
 
+    def managed_users(self, after_id: str | None, limit: int) -> list[str]:
+        """Ids of users that have a manager, in id order after ``after_id``."""
+        ...
+
     def managers_of(self, user_ids: list[str]) -> dict[str, str]:
         """user id → manager id, for the users that have a (live) manager."""
         ...

@@ -18,6 +18,7 @@ nothing more of their own: their rows are gone).
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from graphsync.store.engine_tables import cycle_buckets
 from graphsync.store.tables import sync_jobs
 
 SETTING_BUCKET_SIZE = "CycleBucketSize"  # job setting: users per bucket of an initial cycle (0 = never split)
-DEFAULT_BUCKET_SIZE = 2000
+DEFAULT_BUCKET_SIZE = 1000
 MAX_BUCKETS = 64
 TODO, DONE, FAILED = "todo", "done", "failed"
 
@@ -70,7 +71,8 @@ def plan(runtime, ref: JobRef, lease: leases.Lease) -> list[int]:
     ranges = list(zip([None, *cuts], [*cuts, None]))
     provisioning.apply_resets(state, prepared.store)
     cycle = {"id": str(uuid.uuid4()), "watermark": prepared.source.latest_seq(),
-             "began": format_datetime(runtime.clock.now()), "buckets": len(ranges)}
+             "began": format_datetime(runtime.clock.now()), "buckets": len(ranges),
+             "targetWasEmpty": _target_is_empty(runtime, prepared, lease)}
     with prepared.store.transaction() as ctx:  # fenced by the job's lease
         row = ctx.conn.execute(select(sync_jobs).where(*_job(ref)).with_for_update()).first()
         if row is None:
@@ -87,6 +89,17 @@ def plan(runtime, ref: JobRef, lease: leases.Lease) -> list[int]:
              "total": every if n < len(ranges) - 1 else users - every * (len(ranges) - 1)}
             for n, (after, upto) in enumerate(ranges)])
     return list(range(len(ranges)))
+
+
+def _target_is_empty(runtime, prepared, lease) -> bool:
+    """Whether the target has no users now (then buckets need not list it: see Cycle.run_bucket)."""
+    async def count() -> int | None:
+        async with prepared.target(None, lease=lease) as target:
+            return await target.count("Users")
+    try:
+        return asyncio.run(count()) == 0
+    except Exception:  # unreachable, or no count: the buckets list the target as usual
+        return False
 
 
 def unfinished(runtime, ref: JobRef) -> list[int] | None:
@@ -118,12 +131,17 @@ def run(runtime, ref: JobRef, bucket: int, should_stop: Callable[[], bool] = lam
         prepared = provisioning.prepare(runtime, ref, lease)
         if prepared is None:
             return False
+        with prepared.store.transaction() as ctx:  # fenced: a run begun is counted before it writes anywhere
+            ctx.conn.execute(update(cycle_buckets).where(_where(ref), cycle_buckets.c.bucket == bucket)
+                             .values(attempts=cycle_buckets.c.attempts + 1))
+        first_run = row.attempts == 0
         error = None
         result = CycleResult(row.cycle_id, True, cycle["watermark"], runtime.clock.now())
         prepared.on_progress = lambda done, _total: _progress(runtime, ref, prepared.store, bucket, done)
         try:
             result = provisioning.drive(runtime, prepared, transport, lease, should_stop, lambda c: c.run_bucket(
-                row.after_id, row.upto_id, cycle_id=row.cycle_id, watermark=cycle["watermark"], total=row.total))
+                row.after_id, row.upto_id, cycle_id=row.cycle_id, watermark=cycle["watermark"], total=row.total,
+                target_was_empty=first_run and bool(cycle.get("targetWasEmpty"))))
         except CycleInterrupted:
             return False  # paused (it runs on when started again), or the lease was lost (its holder goes on)
         except Exception as exc:

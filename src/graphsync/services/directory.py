@@ -519,6 +519,16 @@ def managers_of(ctx: Context, user_ids: list[str]) -> dict[str, str]:
     return {r.id: r.manager_id for r in rows}
 
 
+def managed_user_ids(ctx: Context, after_id: str | None, limit: int) -> list[str]:
+    """Ids of users that have a manager, in id order after ``after_id`` (keyset paging): the
+    users an initial cycle's reference pass may have to give a manager."""
+    query = select(directory_users.c.id).where(directory_users.c.tenant_id == ctx.tenant_id,
+                                               directory_users.c.manager_id.is_not(None))
+    if after_id is not None:
+        query = query.where(directory_users.c.id > after_id)
+    return list(ctx.conn.execute(query.order_by(directory_users.c.id).limit(limit)).scalars())
+
+
 def get_manager(ctx: Context, user_id: str) -> dict:
     user = _user_row(ctx, user_id)
     manager = manager_id(ctx, user.id)

@@ -46,6 +46,11 @@ class DirectorySource:
             return directory.get_groups(ctx, ids, include_deleted=True)
 
     @retry_transient
+    def managed_users(self, after_id: str | None, limit: int) -> list[str]:
+        with self._unit() as ctx:
+            return directory.managed_user_ids(ctx, after_id, limit)
+
+    @retry_transient
     def user_boundaries(self, every: int) -> list[str]:
         """Ids that cut the live users into ranges of about ``every`` (directory.user_id_boundaries)."""
         with self._unit() as ctx:

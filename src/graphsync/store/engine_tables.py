@@ -68,7 +68,8 @@ cycle_buckets = Table(
     Column("cycle_id", String(36), nullable=False),
     Column("after_id", String(64), nullable=True),  # the bucket's users have ids > after_id …
     Column("upto_id", String(64), nullable=True),  # … and <= upto_id (None: unbounded)
-    Column("status", String(16), nullable=False),  # todo | done
+    Column("status", String(16), nullable=False),  # todo | done | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),  # runs begun
     Column("imported", Integer, nullable=False, server_default="0"),
     Column("exported", Integer, nullable=False, server_default="0"),
     Column("escrowed", Integer, nullable=False, server_default="0"),

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("after_id", sa.String(64), nullable=True),
         sa.Column("upto_id", sa.String(64), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("imported", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("exported", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("escrowed", sa.Integer(), nullable=False, server_default="0"),
