@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from graphsync.testing import BackgroundServer, InMemoryScimTarget, free_port
+from tests.waiting import eventually
 
 SCIM_APP_TEMPLATE = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 API_APP_TEMPLATE = "557df4cf-766b-4086-85d9-55769b9c02cb"
@@ -30,17 +31,6 @@ def refuse_fail_users(method: str, kind: str, body) -> int | None:
 def start_target() -> tuple[BackgroundServer, InMemoryScimTarget]:
     target = InMemoryScimTarget(fail=refuse_fail_users, token=TARGET_TOKEN)
     return BackgroundServer(target, free_port(), "seed SCIM target").start(), target
-
-
-def wait(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check}")
-        time.sleep(0.1)
 
 
 def instantiate(http: httpx.Client, template: str, name: str) -> str:
@@ -69,7 +59,7 @@ def seed(http: httpx.Client, target_url: str, *, extra_apps: int = 0) -> dict:
         {"key": "SyncAll", "value": "true"}]}).status_code == 204
     assert http.patch(f"{sync}/jobs/{job}", json={"schedule": {"interval": "PT1H"}}).status_code == 204
     assert http.post(f"{sync}/jobs/{job}/start").status_code == 204
-    wait(lambda: http.get(f"{sync}/jobs/{job}").json()["status"]["lastExecution"])
+    eventually(lambda: http.get(f"{sync}/jobs/{job}").json()["status"]["lastExecution"])
 
     hr = instantiate(http, API_APP_TEMPLATE, "Northwind HR")
     hr_sync = f"/v1.0/servicePrincipals/{hr}/synchronization"
@@ -85,7 +75,7 @@ def seed(http: httpx.Client, target_url: str, *, extra_apps: int = 0) -> dict:
     response = http.post(f"{hr_sync}/jobs/{hr_job}/bulkUpload", content=json.dumps(body),
                          headers={"Content-Type": "application/scim+json"})
     assert response.status_code == 202, response.text
-    wait(lambda: http.get(f"{hr_sync}/jobs/{hr_job}").json()["status"]["lastExecution"])
+    eventually(lambda: http.get(f"{hr_sync}/jobs/{hr_job}").json()["status"]["lastExecution"])
 
     def extra(n: int) -> None:
         owner = instantiate(http, SCIM_APP_TEMPLATE, f"Fabrikam app {n:03d}")

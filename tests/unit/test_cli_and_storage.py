@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from contextlib import contextmanager
 
 import jwt
 import pytest
@@ -229,29 +230,40 @@ def test_migrations_are_idempotent_on_both_backends(data_dir, request):
         runtime.close()
 
 
+@contextmanager
+def migrated_to(url: str, tmp_path, revision: str):
+    """(a connection to a database migrated to ``revision``, a function that migrates it to the
+    newest): PostgreSQL at ``url``, else a SQLite file. Everything commits at the end."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from graphsync.store.db import MIGRATIONS
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://") if url else
+                           f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            yield conn, lambda: command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migration_0009_keeps_applied_records_applied_and_pending_ones_to_apply(backend, tmp_path):
     """Before 0009 every applied inbound record was marked 'done'; since, the job's applied_seq
     covers them. Records still pending when a database is upgraded are applied, none twice."""
     from datetime import datetime, timezone
 
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine
-
     from graphsync.services import inbound
-    from graphsync.store.db import MIGRATIONS
     from graphsync.store.inbound_tables import inbound_records
     from tests.conftest import throwaway_postgres
 
     def upgraded(url: str) -> tuple[dict, dict]:
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://") if url else
-                               f"sqlite:///{tmp_path / 'old.db'}")
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0008")
+        with migrated_to(url, tmp_path, "0008") as (conn, upgrade):
             now = datetime(2026, 1, 1, tzinfo=timezone.utc)
             for job in ("busy", "done", "idle"):
                 conn.exec_driver_sql("INSERT INTO sync_jobs (tenant_id, owner_id, id, template_id, doc, schema, "
@@ -263,13 +275,12 @@ def test_migration_0009_keeps_applied_records_applied_and_pending_ones_to_apply(
                 conn.exec_driver_sql("INSERT INTO inbound_records (seq, tenant_id, job_id, received_at, bulk_id, "
                                      "data, status, attempts) VALUES (%s, 't', %s, %s, 'b', '{}', %s, 0)"
                                      .replace("%s", "?" if not url else "%s"), (seq, job, now, status))
-            command.upgrade(config, "head")
+            upgrade()
             applied = dict(conn.exec_driver_sql("SELECT id, applied_seq FROM sync_jobs").all())
             statuses = dict(conn.exec_driver_sql("SELECT seq, status FROM inbound_records").all())
             to_apply = {job: conn.execute(select(inbound_records.c.seq).where(inbound._unapplied("t", job, seq))
                                           .order_by(inbound_records.c.seq)).scalars().all()
                         for job, seq in applied.items()}
-        engine.dispose()
         return applied, statuses, to_apply
 
     if backend == "postgresql":
@@ -289,11 +300,7 @@ def test_migration_0011_schedules_the_jobs_that_were_due(backend, tmp_path):
     import json as _json
     from datetime import datetime, timezone
 
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine
-
-    from graphsync.store.db import MIGRATIONS, aware
+    from graphsync.store.db import aware
     from tests.conftest import throwaway_postgres
 
     later = "2030-01-01T00:00:00+00:00"
@@ -307,13 +314,7 @@ def test_migration_0011_schedules_the_jobs_that_were_due(backend, tmp_path):
     }
 
     def upgraded(url: str) -> dict:
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://") if url else
-                               f"sqlite:///{tmp_path / 'old.db'}")
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0010")
+        with migrated_to(url, tmp_path, "0010") as (conn, upgrade):
             now = datetime(2026, 1, 1, tzinfo=timezone.utc)
             for job, (template, schedule, state) in jobs.items():
                 conn.exec_driver_sql("INSERT INTO sync_jobs (tenant_id, owner_id, id, template_id, doc, schema, "
@@ -321,11 +322,9 @@ def test_migration_0011_schedules_the_jobs_that_were_due(backend, tmp_path):
                                      .replace("%s", "?" if not url else "%s"),
                                      (job, template, _json.dumps({"schedule": {"state": schedule}}),
                                       _json.dumps(state), now))
-            command.upgrade(config, "head")
-            due = {job: (aware(at if isinstance(at, datetime) else datetime.fromisoformat(at)).isoformat() if at else None)
-                   for job, at in conn.exec_driver_sql("SELECT id, due_at FROM sync_jobs").all()}
-        engine.dispose()
-        return due
+            upgrade()
+            return {job: (aware(at if isinstance(at, datetime) else datetime.fromisoformat(at)).isoformat() if at else None)
+                    for job, at in conn.exec_driver_sql("SELECT id, due_at FROM sync_jobs").all()}
 
     if backend == "postgresql":
         with throwaway_postgres("graphsync_migration") as url:
