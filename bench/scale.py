@@ -13,6 +13,9 @@
     SCIM target that answers each request after --latency seconds, run by 1, 2 and 4 worker
     processes taking one task at a time each (GRAPHSYNC_ENGINE_CONCURRENCY=1: a worker per
     machine); the speed-up against the one-worker run of the same measurement. Goal: ≥ 3.5x at 4.
+    The baseline, in the same run against the same target: 1, 2 and 4 processes of a bare aiohttp
+    client POSTing the bodies the engine sends for the same users, 8 at a time each (what the
+    machine and the target allow with no engine, no database and no logs at all).
 
     python bench/scale.py [--jobs 100000] [--seconds 20] [--runs 20] [--workers 1]
                           [--users 20000] [--latency 0.02] [--spread 1,2,4]
@@ -209,6 +212,79 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 """
 
 
+BARE_CODE = """
+import asyncio, sys, time, aiohttp
+from graphsync import codec, expressions
+from graphsync.engine.mapping import compile_schema, evaluate
+from graphsync.engine.resource import build_resource
+from graphsync.engine.source_view import user_attributes
+from graphsync.services import applications
+base, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rule = next(r for r in compile_schema(applications.builtin.builtin_template("scim")["schema"]) if not r.group)
+context = expressions.EvaluationContext(default_domain="contoso.test")
+def body(i):
+    user = {"id": f"x{i}", "accountEnabled": True, "displayName": f"User {i}", "userPrincipalName": f"user{i}@contoso.test",
+            "mailNickname": f"user{i}", "mail": f"user{i}@contoso.test", "department": "Sales"}
+    values = evaluate(rule, user_attributes(user, soft_deleted=False, manager_id=None), context, creating=True).values
+    return codec.dumps_bytes(build_resource(values, group=False))
+async def main():
+    headers = {"Content-Type": "application/scim+json", "Accept": "application/scim+json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8)) as session:
+        gate = asyncio.Semaphore(8)
+        async def post(i):
+            async with gate:  # the body is built when a slot frees, as the engine maps its users
+                async with session.post(base + "/Users", data=body(i), headers=headers) as response:
+                    await response.read()
+                    assert response.status == 201, response.status
+        print("ready", flush=True)
+        sys.stdin.readline()
+        await asyncio.gather(*(post(i) for i in range(first, first + count)))
+asyncio.run(main())
+"""
+
+
+def bare_run(args, processes: int) -> float:
+    """Seconds for ``processes`` bare clients to POST --users users between them (from their
+    common start, once each has imported and built its session)."""
+    import subprocess
+    port = free_port()
+    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE, str(port), str(args.latency)])
+    try:
+        wait_for_port(port)
+        share = args.users // processes
+        clients = [subprocess.Popen([sys.executable, "-c", BARE_CODE, f"http://127.0.0.1:{port}", str(n * share),
+                                     str(share if n < processes - 1 else args.users - share * n)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                   for n in range(processes)]
+        for client in clients:
+            if client.stdout.readline().strip() != "ready":
+                raise RuntimeError("a bare client did not start")
+        began = time.monotonic()
+        for client in clients:
+            client.stdin.write("go\n")
+            client.stdin.flush()
+        for client in clients:
+            if client.wait() != 0:
+                raise RuntimeError("a bare client failed")
+        return time.monotonic() - began
+    finally:
+        target.terminate()
+        target.wait()
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    import socket
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def seed_users(settings: Settings, count: int, target_url: str) -> tuple[str, str, str]:
     """``count`` users and a started-able job against ``target_url``: (tenant, service principal, job)."""
     from graphsync.models import SecretPair
@@ -286,12 +362,15 @@ def bench_spread(args) -> None:
     counts = [int(n) for n in args.spread.split(",")]
     print(f"(3) one initial cycle of {args.users:,} users, target latency {args.latency * 1000:.0f} ms a request, "
           f"workers {counts} (one task at a time each)")
+    bare = {n: bare_run(args, n) for n in counts}
     first = None
     for workers in counts:
         elapsed = spread_run(args, workers)
         first = first or elapsed
         print(f"    {workers} worker(s): {elapsed:.1f} s = {args.users / elapsed:,.0f} users/s, "
-              f"{first / elapsed:.2f}x the first")
+              f"{first / elapsed:.2f}x the first; bare clients in {workers} process(es): "
+              f"{bare[workers]:.1f} s = {args.users / bare[workers]:,.0f} users/s, {bare[counts[0]] / bare[workers]:.2f}x; "
+              f"the engine at {bare[workers] / elapsed:.0%} of the bare clients' pace")
 
 
 # -- plumbing -------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The outbound SCIM 2.0 connector: an async httpx client with connection reuse, bounded
-concurrency and Entra's error taxonomy.
+"""The outbound SCIM 2.0 connector: an async client with connection reuse, bounded concurrency
+and Entra's error taxonomy (the HTTP itself: ``wire.py``).
 
 * 429 honours ``Retry-After``; 5xx (but 501), timeouts and connection errors are transient and
   retried with back-off inside the call, then raised as transient (the engine escrows the object);
@@ -22,11 +22,12 @@ import uuid
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any, AsyncIterator, Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from graphsync import codec
+from graphsync.connectors.wire import AiohttpWire, Answer, HttpxWire, Wire, WireError, WireTimeout, base_url
 from graphsync.metrics import observe_target
 
 SCIM_JSON = "application/scim+json"
@@ -92,14 +93,9 @@ class ScimClient:
             headers.append(("Authorization", f"Bearer {token}"))
         self._headers = headers
         self._json_headers = headers + [("Content-Type", SCIM_JSON)]
-        self.base = base_address.split("?", 1)[0].rstrip("/")
-        self._timeout = {"timeout": httpx.Timeout(timeout).as_dict()}
-        if transport is None:
-            limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-            transport = httpx.AsyncHTTPTransport(limits=limits, proxy=_environment_proxy(self.base))
-        # requests go straight to the transport: the client layer's cookies, redirects and auth
-        # hooks cost more than a fast target takes to answer, and SCIM needs none of them
-        self._transport = transport
+        self.base = base_url(base_address)
+        self._wire: Wire = HttpxWire(transport, timeout=timeout) if transport is not None else \
+            AiohttpWire(concurrency=concurrency, timeout=timeout, proxy=_environment_proxy(self.base))
         self.concurrency = concurrency
         self._gate = asyncio.Semaphore(concurrency)
         self._retry = retry
@@ -109,7 +105,7 @@ class ScimClient:
         self.requests = 0
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
+        await self._wire.aclose()
 
     async def __aenter__(self) -> ScimClient:
         return self
@@ -235,7 +231,7 @@ class ScimClient:
                     json_body: Any = None) -> Any:
         content = codec.dumps_bytes(json_body) if json_body is not None else None
         headers = self._json_headers if content is not None else self._headers
-        url = httpx.URL(self.base + path, params=params) if params else self.base + path
+        url = f"{self.base}{path}?{urlencode(params)}" if params else self.base + path
         attempt = 0
         while True:
             attempt += 1
@@ -244,21 +240,20 @@ class ScimClient:
                     if method != "GET" and self._before_write is not None:
                         self._before_write()  # may raise: nothing is sent
                     self.requests += 1
-                    response = await self._send(httpx.Request(method, url, headers=headers, content=content,
-                                                              extensions=self._timeout))
-            except httpx.TimeoutException as exc:
+                    response = await self._send(method, url, headers, content)
+            except WireTimeout as exc:
                 error = ScimError(f"{method} {path} timed out", code="Timeout", transient=True)
                 cause: Exception = exc
-            except httpx.TransportError as exc:
-                error = ScimError(f"{method} {path} failed: {exc.__class__.__name__}", code="WebExceptionProtocolError",
+            except WireError as exc:
+                error = ScimError(f"{method} {path} failed: {exc}", code="WebExceptionProtocolError",
                                   transient=True)
                 cause = exc
             else:
-                if response.status_code < 300:
+                if response.status < 300:
                     return _json(response)
                 error = _error(method, path, response)
                 cause = None
-                if response.status_code == 429:
+                if response.status == 429:
                     if attempt < self._retry.attempts:
                         await self._sleep(min(_retry_after(response, self._backoff(attempt)),
                                               self._retry.max_retry_after))
@@ -268,19 +263,15 @@ class ScimClient:
                 raise error from cause
             await self._sleep(self._backoff(attempt))
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(self, method: str, url: str, headers: list[tuple[str, str]], content: bytes | None) -> Answer:
         started = perf_counter()
         try:
-            response = await self._transport.handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
+            answer = await self._wire.send(method, url, headers, content)
         except Exception:
-            observe_target(request.method, 0, perf_counter() - started)  # no answer: timeout, reset …
+            observe_target(method, 0, perf_counter() - started)  # no answer: timeout, reset …
             raise
-        observe_target(request.method, response.status_code, perf_counter() - started)
-        return response
+        observe_target(method, answer.status, perf_counter() - started)
+        return answer
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._retry.base_delay * 2 ** (attempt - 1), self._retry.max_delay)
@@ -295,14 +286,14 @@ def _environment_proxy(base: str) -> str | None:
     return urllib.request.getproxies().get(url.scheme)
 
 
-def _json(response: httpx.Response) -> Any:
-    if response.status_code == 204 or not response.content:
+def _json(response: Answer) -> Any:
+    if response.status == 204 or not response.content:
         return None
     try:
         return codec.loads(response.content)
     except ValueError:
-        raise ScimError(f"the target answered {response.status_code} with a body that is not JSON",
-                        status=response.status_code,
+        raise ScimError(f"the target answered {response.status} with a body that is not JSON",
+                        status=response.status,
                         code="SystemForCrossDomainIdentityManagementServiceIncompatible") from None
 
 
@@ -339,15 +330,15 @@ def error_for(method: str, path: str, status: int, body: Any) -> ScimError:
                      credentials=status in (401, 403))
 
 
-def _error(method: str, path: str, response: httpx.Response) -> ScimError:
+def _error(method: str, path: str, response: Answer) -> ScimError:
     try:
         body = codec.loads(response.content) if response.content else None
     except ValueError:
         body = None
-    return error_for(method, path, response.status_code, body)
+    return error_for(method, path, response.status, body)
 
 
-def _retry_after(response: httpx.Response, fallback: float) -> float:
+def _retry_after(response: Answer, fallback: float) -> float:
     value = response.headers.get("retry-after", "")
     try:
         return max(0.0, float(value))

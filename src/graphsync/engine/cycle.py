@@ -9,8 +9,10 @@ duplicates: an unlinked object is matched before it is created.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -159,6 +161,7 @@ class Cycle:
         self.stop_check_every = STOP_CHECK_EVERY
         self._stop_seen = False
         self._unchecked = 0  # objects started since should_stop() was last asked
+        self._writer: ThreadPoolExecutor | None = None  # saves pages' outcomes (see _save)
 
     # ------------------------------------------------------------------------------------------
     async def run(self, *, initial: bool, watermark: int, cycle_id: str | None = None,
@@ -171,6 +174,8 @@ class Cycle:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
             raise
+        finally:
+            self._close_writer()
 
     async def run_bucket(self, after: str | None, upto: str | None, *, cycle_id: str, watermark: int,
                          total: int, target_was_empty: bool = False) -> CycleResult:
@@ -194,6 +199,8 @@ class Cycle:
             if exc.credentials:
                 raise CredentialsRejected(str(exc)) from exc
             raise
+        finally:
+            self._close_writer()
         self._flush_logs()
         self.result.ended = self.now()
         return self.result
@@ -225,12 +232,15 @@ class Cycle:
         self.captured = []
         if not self.settings.sync_all:
             self.assigned_users, self.assigned_groups = self.source.assigned()
-        for rule in self.rules:
-            ids = list(dict.fromkeys(sid for kind, sid in subjects if kind == _object_type(rule)))
-            if ids:
-                docs = self.source.get(_object_type(rule), ids)
-                await self._process_page(rule, {sid: docs.get(sid) for sid in ids})
-        await self._references()
+        try:
+            for rule in self.rules:
+                ids = list(dict.fromkeys(sid for kind, sid in subjects if kind == _object_type(rule)))
+                if ids:
+                    docs = self.source.get(_object_type(rule), ids)
+                    await self._process_page(rule, {sid: docs.get(sid) for sid in ids})
+            await self._references()
+        finally:
+            self._close_writer()
         self._flush_logs()
         return self.captured
 
@@ -368,13 +378,27 @@ class Cycle:
             if outcome.status == "success" and outcome.action in ("create", "update", "disable", "delete"):
                 self.result.exported += 1
             self._log(rule, sid, doc, outcome)
-        self.store.commit(links=saved, dropped=[(object_type, sid) for sid in dropped], cleared=succeeded,
-                          escrows=failed, logs=self._take_logs())
+        await self._save(links=saved, dropped=[(object_type, sid) for sid in dropped], cleared=succeeded,
+                         escrows=failed, logs=self._take_logs())
         self.result.escrowed += len(failed)
         if self._stop_seen:  # what was done is saved; the rest of the page waits for the next cycle
             raise CycleInterrupted()
         if self.on_progress is not None:
             self.on_progress(self.result.imported, max(self.total, self.result.imported))
+
+    async def _save(self, **outcome) -> None:
+        """A page's outcome into the store, in a thread of the cycle's own: the event loop goes on
+        sending and receiving the other pages' requests meanwhile (saving a page of 200 took
+        ~35 ms on PostgreSQL, a tenth of the cycle's time spent with the target idle). One
+        thread, so pages are saved one at a time, in the order they finish."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="graphsync-cycle-save")
+        await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(self.store.commit, **outcome))
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def _escrow(self, object_type: str, sid: str, outcome: Outcome, previous: Escrow | None) -> Escrow:
         now = self.now()
@@ -601,9 +625,9 @@ class Cycle:
         failed = [failure for _, failure in updated if failure is not None]
         entries = self._take_logs()
         self._name(entries, _object_type(rule))
-        self.store.commit(links=[link for link, _ in updated if link is not None],
-                          escrows=failed,  # a failed reference is retried like any object
-                          logs=entries)
+        await self._save(links=[link for link, _ in updated if link is not None],
+                         escrows=failed,  # a failed reference is retried like any object
+                         logs=entries)
         self.result.escrowed += len(failed)
 
     def _reference_pages(self, rule: ObjectRule):

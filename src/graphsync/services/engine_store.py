@@ -5,6 +5,7 @@ Every call is one unit of work, tried again after a transient database error; a 
 process that lost the job's lease cannot commit anything more for it."""
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any, Callable, ContextManager, Iterator
@@ -26,7 +27,7 @@ class DatabaseStateStore:
     def __init__(self, unit: Callable[[], ContextManager[Context]], tenant_id: str, job_id: str,
                  fence: Callable[[Any], None] | None = None):
         self._new_unit = unit
-        self._open: Context | None = None
+        self._local = threading.local()  # the transaction open in this thread (the cycle saves in a thread of its own)
         self.tenant_id = tenant_id
         self.job_id = job_id
         self.fence = fence
@@ -37,19 +38,21 @@ class DatabaseStateStore:
         with metrics.after_commit(), self._new_unit() as ctx:  # objects count once committed
             if self.fence is not None:
                 self.fence(ctx.conn)
-            self._open = ctx
+            self._local.open = ctx
             try:
                 yield ctx
             finally:
-                self._open = None
+                self._local.open = None
 
     def _unit(self) -> ContextManager[Context]:
         """A unit to read in: the open transaction, else a new one."""
-        return nullcontext(self._open) if self._open is not None else self._new_unit()
+        open_ = getattr(self._local, "open", None)
+        return nullcontext(open_) if open_ is not None else self._new_unit()
 
     def _writing(self) -> ContextManager[Context]:
         """A unit to write in: the open transaction, else a new fenced one."""
-        return nullcontext(self._open) if self._open is not None else self.transaction()
+        open_ = getattr(self._local, "open", None)
+        return nullcontext(open_) if open_ is not None else self.transaction()
 
     @retry_transient
     def commit(self, *, links: list[Link] = (), dropped: list[tuple[ObjectType, str]] = (),
