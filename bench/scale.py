@@ -309,6 +309,18 @@ def seed_users(settings: Settings, count: int, target_url: str) -> tuple[str, st
         runtime.close()
 
 
+def postgres_cpu() -> float:
+    """CPU seconds of every process of the local PostgreSQL server so far (its backends come and go)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if open(f"/proc/{pid}/comm").read().strip() in ("postgres", "postmaster"):
+                total += cpu_seconds(int(pid))
+        except OSError:
+            continue
+    return total
+
+
 def machine_busy() -> float:
     """Seconds of CPU the whole machine has spent not idle (all cores, /proc/stat)."""
     fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
@@ -336,15 +348,18 @@ def spread_run(args, workers: int) -> float:
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
                 url_job = f"/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}"
                 began, busy = time.monotonic(), machine_busy()
-                cpu = {p.pid: cpu_seconds(p.pid) for p in [*started, target]}
+                cpu = {p.pid: cpu_seconds(p.pid) for p in [*started, target, server]}
+                database_cpu = postgres_cpu()
                 http.post(f"{url_job}/start").raise_for_status()
                 while not http.get(url_job).json()["status"]["lastExecution"]:
                     time.sleep(0.1)
                 elapsed = time.monotonic() - began
                 busy = (machine_busy() - busy) / elapsed / os.cpu_count()
                 workers_cpu = sum(cpu_seconds(p.pid) - cpu[p.pid] for p in started) / elapsed
-                print(f"      machine {busy:.0%} busy; workers {workers_cpu:.0%} of a core, the target "
-                      f"{(cpu_seconds(target.pid) - cpu[target.pid]) / elapsed:.0%}")
+                share = {p: (cpu_seconds(p.pid) - cpu[p.pid]) / elapsed for p in (target, server)}
+                print(f"      machine {busy:.0%} busy; share of a core: workers {workers_cpu:.0%}, the target "
+                      f"{share[target]:.0%}, PostgreSQL {(postgres_cpu() - database_cpu) / elapsed:.0%}, "
+                      f"the API {share[server]:.0%}")
                 execution = http.get(url_job).json()["status"]["lastExecution"]
                 if execution["error"] or execution["countExported"] != args.users:
                     raise RuntimeError(f"the cycle did not provision every user: {execution}")
