@@ -32,6 +32,11 @@ class DatabaseStateStore:
         self.job_id = job_id
         self.fence = fence
 
+    @property
+    def _open(self) -> Context | None:
+        """The transaction open in this thread (``retry_transient`` retries it as a whole)."""
+        return getattr(self._local, "open", None)
+
     @contextmanager
     def transaction(self) -> Iterator[Context]:
         """Calls inside share one transaction, which writes only behind the fence."""
@@ -46,13 +51,11 @@ class DatabaseStateStore:
 
     def _unit(self) -> ContextManager[Context]:
         """A unit to read in: the open transaction, else a new one."""
-        open_ = getattr(self._local, "open", None)
-        return nullcontext(open_) if open_ is not None else self._new_unit()
+        return nullcontext(self._open) if self._open is not None else self._new_unit()
 
     def _writing(self) -> ContextManager[Context]:
         """A unit to write in: the open transaction, else a new fenced one."""
-        open_ = getattr(self._local, "open", None)
-        return nullcontext(open_) if open_ is not None else self.transaction()
+        return nullcontext(self._open) if self._open is not None else self.transaction()
 
     @retry_transient
     def commit(self, *, links: list[Link] = (), dropped: list[tuple[ObjectType, str]] = (),
