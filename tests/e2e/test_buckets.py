@@ -80,6 +80,10 @@ def test_a_paused_bucketed_cycle_runs_on_when_started_again(tmp_path, scim_serve
                 assert http.post(f"{job_url}/pause").status_code == 204
                 paused_at = len(mine())
                 assert paused_at < 60
+                # the paused cycle shows how far its buckets got, out of all of its users
+                progress = eventually(lambda: (lambda p: p if p and p[0]["completedUnits"] > 0 else None)(
+                    http.get(job_url).json()["status"]["progress"]), timeout=20)[0]
+                assert progress["totalUnits"] == 60 and progress["completedUnits"] <= 60, progress
                 assert http.post(f"{job_url}/start").status_code == 204
                 execution = cycle_after(http, job_url, None)
                 assert execution["error"] is None, execution

@@ -19,7 +19,6 @@ nothing more of their own: their rows are gone).
 from __future__ import annotations
 
 import asyncio
-import copy
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,7 +136,7 @@ def run(runtime, ref: JobRef, bucket: int, should_stop: Callable[[], bool] = lam
         first_run = row.attempts == 0
         error = None
         result = CycleResult(row.cycle_id, True, cycle["watermark"], runtime.clock.now())
-        prepared.on_progress = lambda done, _total: _progress(runtime, ref, prepared.store, bucket, done)
+        prepared.on_progress = lambda done, _total: _progress(prepared.store, ref, bucket, done)
         try:
             result = provisioning.drive(runtime, prepared, transport, lease, should_stop, lambda c: c.run_bucket(
                 row.after_id, row.upto_id, cycle_id=row.cycle_id, watermark=cycle["watermark"], total=row.total,
@@ -193,21 +192,11 @@ def finishing(runtime, ref: JobRef, state: dict[str, Any]) -> Finishing | None:
                      else None)
 
 
-def _progress(runtime, ref: JobRef, store, bucket: int, done: int) -> None:
-    """A bucket's progress, and the job's: the sum of its buckets'."""
+def _progress(store, ref: JobRef, bucket: int, done: int) -> None:
+    """A bucket's progress; the job's is their sum, added up when the job is read (services/jobs.py)."""
     with store.transaction() as ctx:  # fenced by the bucket's lease
         ctx.conn.execute(update(cycle_buckets).where(_where(ref), cycle_buckets.c.bucket == bucket)
                          .values(imported=done))
-        done_all, total = ctx.conn.execute(select(func.sum(cycle_buckets.c.imported),
-                                                  func.sum(cycle_buckets.c.total)).where(_where(ref))).one()
-        row = ctx.conn.execute(select(sync_jobs.c.doc).where(*_job(ref)).with_for_update()).first()
-        if row is None:
-            return
-        doc = copy.deepcopy(row.doc)
-        doc["status"]["progress"] = [{"completedUnits": int(done_all or 0), "totalUnits": int(total or 0),
-                                      "units": "objects", "progressObservationDateTime":
-                                      format_datetime(runtime.clock.now())}]
-        ctx.conn.execute(update(sync_jobs).where(*_job(ref)).values(doc=doc))
 
 
 def _job(ref: JobRef):

@@ -19,12 +19,14 @@ from graphsync.connectors.scim import RetryPolicy, ScimClient, ScimError
 from graphsync.connectors.target_policy import TargetNotAllowed, TargetPolicy
 from graphsync.errors import BadRequest, not_found
 from graphsync.models import (NEVER, TIMESPAN_MAX, JobCreate, JobUpdate, KeyValuePair, RestartBody,
-                              SynchronizationSchema, ValidateCredentialsBody, format_duration, parse_duration)
+                              SynchronizationSchema, ValidateCredentialsBody, format_datetime, format_duration,
+                              parse_duration)
 from graphsync.services import schema as schemas
 from graphsync.services import due, templates
 from graphsync.services.context import Context
 from graphsync.services.paging import Page
 from graphsync.services.synchronization import Owner, validate_secret
+from graphsync.store.engine_tables import cycle_buckets
 from graphsync.store.tables import sync_jobs
 
 DEFAULT_INTERVAL = "PT40M"  # Entra's app provisioning cycle interval
@@ -73,10 +75,10 @@ def _save(ctx: Context, owner: Owner, job_id: str, **values) -> None:
 
 def list_jobs(ctx: Context, owner: Owner, offset: int, limit: int) -> Page:
     where = _where(ctx, owner)
-    rows = ctx.conn.execute(select(sync_jobs.c.doc).where(where).order_by(sync_jobs.c.created_at, sync_jobs.c.id)
-                            .offset(offset).limit(limit)).all()
+    rows = ctx.conn.execute(select(sync_jobs.c.id, sync_jobs.c.doc, sync_jobs.c.state).where(where)
+                            .order_by(sync_jobs.c.created_at, sync_jobs.c.id).offset(offset).limit(limit)).all()
     total = count_jobs(ctx, owner)
-    return Page([r.doc for r in rows], total, offset + limit if offset + limit < total else None)
+    return Page(_rendered(ctx, rows), total, offset + limit if offset + limit < total else None)
 
 
 def count_jobs(ctx: Context, owner: Owner) -> int:
@@ -84,7 +86,31 @@ def count_jobs(ctx: Context, owner: Owner) -> int:
 
 
 def get_job(ctx: Context, owner: Owner, job_id: str) -> dict[str, Any]:
-    return _row(ctx, owner, job_id).doc
+    return _rendered(ctx, [_row(ctx, owner, job_id)])[0]
+
+
+def _rendered(ctx: Context, rows) -> list[dict[str, Any]]:
+    """The jobs' documents as the API shows them. While a bucketed initial cycle runs
+    (services/buckets.py), its progress is the sum of its buckets', added up here: buckets each
+    write only their own row, so workers sharing one cycle never wait on the job's row."""
+    cycles = {row.id: row.state["bucketedCycle"]["id"] for row in rows if (row.state or {}).get("bucketedCycle")}
+    if not cycles:
+        return [row.doc for row in rows]
+    sums = {job_id: (done, total) for job_id, done, total in ctx.conn.execute(
+        select(cycle_buckets.c.job_id, func.sum(cycle_buckets.c.imported), func.sum(cycle_buckets.c.total))
+        .where(cycle_buckets.c.tenant_id == ctx.tenant_id, cycle_buckets.c.job_id.in_(cycles),
+               cycle_buckets.c.cycle_id.in_(set(cycles.values())))
+        .group_by(cycle_buckets.c.job_id))}
+    docs = []
+    for row in rows:
+        doc = row.doc
+        if row.id in sums:
+            done, total = sums[row.id]
+            doc = {**doc, "status": {**doc["status"], "progress": [{
+                "completedUnits": int(done or 0), "totalUnits": int(total or 0), "units": "objects",
+                "progressObservationDateTime": format_datetime(ctx.now())}]}}
+        docs.append(doc)
+    return docs
 
 
 def create_job(ctx: Context, owner: Owner, body: JobCreate) -> dict[str, Any]:

@@ -234,11 +234,11 @@ def _entry_counts(counts: dict[str, int]) -> list[dict[str, Any]]:
 @retry_transient
 def _still_active(runtime, ref: JobRef) -> bool:
     """Asked by a running cycle at every page and every few objects: pause (or delete) stops it."""
-    with runtime.db.transaction() as conn:
-        row = conn.execute(select(sync_jobs.c.doc).where(sync_jobs.c.tenant_id == ref.tenant_id,
-                                                         sync_jobs.c.owner_id == ref.owner_id,
-                                                         sync_jobs.c.id == ref.job_id)).first()
-    return row is not None and row.doc["schedule"]["state"] == "Active"
+    with runtime.db.reading() as conn:  # the schedule's state alone, not the whole document
+        state = conn.execute(select(sync_jobs.c.doc[("schedule", "state")].as_string()).where(
+            sync_jobs.c.tenant_id == ref.tenant_id, sync_jobs.c.owner_id == ref.owner_id,
+            sync_jobs.c.id == ref.job_id)).scalar()
+    return state == "Active"
 
 
 def run_cycle(runtime, ref: JobRef, *, transport: httpx.AsyncBaseTransport | None = None,
