@@ -9,7 +9,7 @@
     with the API in one process and the engine in --workers other processes (the worker has to
     learn of the job from the database), against the same measure with the engine in the API's
     own process (woken directly). Goal: p95 ≤ 100 ms across processes.
-(3) spread: one initial cycle of --users users (PostgreSQL: cut into buckets of 2,000) against a
+(3) spread: one initial cycle of --users users (PostgreSQL: cut into buckets of 1,000, the default) against a
     SCIM target that answers each request after --latency seconds, run by 1, 2 and 4 worker
     processes taking one task at a time each (GRAPHSYNC_ENGINE_CONCURRENCY=1: a worker per
     machine); the speed-up against the one-worker run of the same measurement. Goal: ≥ 3.5x at 4.
