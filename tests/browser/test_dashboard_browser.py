@@ -22,7 +22,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from graphsync.testing import BackgroundServer, InMemoryScimTarget, free_port
-from tests.browser.seed import SCIM_APP_TEMPLATE, instantiate, refuse_fail_users
+from tests.browser.seed import API_APP_TEMPLATE, SCIM_APP_TEMPLATE, instantiate, refuse_fail_users
 from tests.waiting import eventually
 
 # The dashboard is a client of the API: one storage backend is enough for it.
@@ -237,6 +237,58 @@ def test_a_running_cycle_shows_live_counts_and_failures_stay_visible(open_page, 
         expect(page.locator(".job-card").filter(has_text="Gated SCIM")).to_contain_text("1 object failed to date")
         http.post(f"{sync}/jobs/{job}/pause")
     target.stop()
+
+
+def test_inbound_counts_cover_every_batch_not_only_the_last(open_page, server):
+    tenant = httpx.post(f"{server.url}/graphsync/tenants", params={"displayName": "inbound counts"}).json()
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tenant['accessToken']}"},
+                      timeout=30) as http:
+        check_inbound_counts(open_page, http, tenant["accessToken"])
+
+
+def check_inbound_counts(open_page, http: httpx.Client, token: str) -> None:
+    sp = instantiate(http, API_APP_TEMPLATE, "Tailspin HR")
+    sync = f"/v1.0/servicePrincipals/{sp}/synchronization"
+    job = http.post(f"{sync}/jobs", json={"templateId": "API2AAD"}).json()["id"]
+    assert http.post(f"{sync}/jobs/{job}/start").status_code == 204
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+    def upload(records: list[dict]) -> None:
+        before = (http.get(f"{sync}/jobs/{job}").json()["status"].get("lastExecution") or {}).get("timeEnded")
+        response = http.post(f"{sync}/jobs/{job}/bulkUpload", headers={"Content-Type": "application/scim+json"},
+                             content=json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                                                 "Operations": [{"method": "POST", "path": "/Users",
+                                                                 "bulkId": r["externalId"], "data": r}
+                                                                for r in records]}))
+        assert response.status_code == 202, response.text
+        eventually(lambda: (http.get(f"{sync}/jobs/{job}").json()["status"].get("lastExecution") or {})
+                   .get("timeEnded") not in (None, before))
+
+    def worker(n: int) -> dict:
+        return {"schemas": [core], "externalId": f"T{n}", "userName": f"tailspin{n}@contoso.test",
+                "displayName": f"Tailspin {n}", "active": True}
+
+    upload([worker(1), worker(2), worker(3), {"schemas": [core], "externalId": "T9", "active": True}])  # T9: no login
+    upload([worker(4), worker(5)])  # the last batch: two records, both good
+
+    page = open_page(f"/dashboard#/job/{sp}/{job}", token=token)
+    to_date = page.get_by_role("list", name="Log entries of this job to date, by status")
+    expect(page.get_by_role("heading", name="All records to date")).to_be_visible()
+    def value(where, label: str):
+        return where.locator("li").filter(has_text=label).locator(".counter-value")
+
+    expect(value(to_date, "Records processed")).to_have_text("6")
+    expect(value(to_date, "Applied")).to_have_text("5")
+    expect(value(to_date, "Failed")).to_have_text("1")
+    last = page.get_by_role("list", name="Counters of the last cycle")  # the last batch alone
+    expect(value(last, "Records received")).to_have_text("2")
+    expect(value(last, "Failed")).to_have_text("0")
+    # the batch before the last one failed a record: its failure is still counted, and links to it
+    failed = to_date.locator(".counter").filter(has_text="Failed").get_by_role("link")
+    failed.click()
+    expect(page.get_by_role("heading", name="Provisioning logs", level=1)).to_be_visible()
+    expect(page.locator("tr.log-row")).to_have_count(1)
+    expect(page.locator("tr.log-row")).to_contain_text("Failure")
 
 
 # -- configuring a job ------------------------------------------------------------------------------
