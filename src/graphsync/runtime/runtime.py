@@ -10,6 +10,7 @@ from graphsync.clock import Clock, SystemClock
 from graphsync.config import Settings
 from graphsync.connectors.target_policy import TargetPolicy
 from graphsync.crypto import Cipher, load_key
+from graphsync.runtime.doorbell import Doorbell
 from graphsync.services import tenants
 from graphsync.services.context import Context
 from graphsync.services.tokens import KeyRing, TokenService
@@ -29,6 +30,8 @@ class Runtime:
             from graphsync.runtime.tasks import TaskQueue
             self.task_queue = TaskQueue(settings.resolved_database_url)
         self.target_policy = TargetPolicy.from_settings(settings)  # where SCIM targets may be
+        # how processes sharing a SQLite file wake each other's engine (PostgreSQL: NOTIFY)
+        self.doorbell = Doorbell.beside(self.db.file) if self.task_queue is None else None
 
     def start(self) -> Runtime:
         """Migrate, make sure the default tenant and its admin client exist, load the signing key."""
@@ -75,20 +78,28 @@ class Runtime:
         else:
             from graphsync.runtime.scheduler import Scheduler
             self.scheduler = Scheduler(self, self.settings.engine_poll_seconds).start()
+            if self.doorbell is not None:
+                self.doorbell.listen(self.scheduler.wake)
 
     def wake_engine(self, tenant_id: str | None = None, owner_id: str | None = None, job_id: str | None = None) -> None:
         """Something changed that the engine should see now (start, restart, records staged):
         on PostgreSQL a task for the job (whichever process takes it), else this process's
-        scheduler looks for due jobs at once. Blocking (a database write on PostgreSQL)."""
+        scheduler looks for due jobs at once, and so do the other processes' on the same SQLite
+        file (the doorbell). Blocking (a database write on PostgreSQL)."""
         if self.task_queue is not None and job_id is not None:
             self.task_queue.wake(tenant_id, owner_id, job_id)
-        elif self.scheduler is not None:
+            return
+        if self.scheduler is not None:
             self.scheduler.wake()
+        if self.doorbell is not None:
+            self.doorbell.ring()
 
     def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
+        if self.doorbell is not None:
+            self.doorbell.close()
         if self.task_queue is not None:
             self.task_queue.close()
         self.db.dispose()

@@ -1,7 +1,9 @@
 """The in-process executor: a background thread that runs due provisioning cycles.
 
-One cycle at a time per process; a job that was asked to run (start, restart) runs at the next
-poll, then every ``schedule.interval``. Active inbound (API-driven) jobs apply their staged
+One cycle at a time per process; a job that was asked to run (start, restart) runs at once when
+the request reached this process or rang its doorbell (runtime/doorbell.py: the processes sharing
+a SQLite file), else at the next poll; then every ``schedule.interval``, on time even when the
+poll is longer. Active inbound (API-driven) jobs apply their staged
 bulkUpload records between outbound cycles, a couple of seconds of work at a time.
 
 Several processes may run a scheduler on one database (``graphsync serve`` with its engine,
@@ -64,5 +66,17 @@ class Scheduler:
                 self.run_due()
             except Exception:  # keep the executor alive; the failure is logged
                 log.exception("scheduler tick failed")
-            self._wake.wait(self.poll_seconds)
+            self._wake.wait(self._pause())
             self._wake.clear()
+
+    def _pause(self) -> float:
+        """Seconds to the next look: the poll interval, or less when a job falls due sooner (so a
+        long poll delays no scheduled cycle). A job due already but run elsewhere waits the poll."""
+        now = self.runtime.clock.now()
+        try:
+            soonest = provisioning.next_due(self.runtime, now)
+        except Exception:  # the next tick meets (and logs) what is wrong with the database
+            return self.poll_seconds
+        if soonest is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, max((soonest - now).total_seconds(), 0.0))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import httpx
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from graphsync import expressions, metrics
@@ -56,6 +56,13 @@ def due_jobs(runtime, now: datetime, limit: int = DUE_BATCH) -> list[JobRef]:
                                    sync_jobs.c.template_id).where(sync_jobs.c.due_at <= now)
                             .order_by(sync_jobs.c.due_at).limit(limit)).all()
     return [JobRef(row.tenant_id, row.owner_id, row.id) for row in rows if due.is_outbound(row.template_id)]
+
+
+def next_due(runtime, now: datetime) -> datetime | None:
+    """When the soonest job falls due after ``now`` (an index probe), None when none is scheduled."""
+    with runtime.db.reading() as conn:
+        soonest = conn.execute(select(func.min(sync_jobs.c.due_at)).where(sync_jobs.c.due_at > now)).scalar()
+    return aware(soonest) if soonest is not None else None
 
 
 def still_due(runtime, ref: JobRef) -> bool:

@@ -84,6 +84,7 @@ class Database:
         self._grown = 0  # rows added by bulk writers since this process last analyzed
         self._analyzed_at = 0  # rows added by bulk writers before that
         path = _sqlite_path(url)
+        self.file = path  # the SQLite file ('' for PostgreSQL and the in-memory store)
         self._checkpointer = _Checkpointer(path) if path else None
         self._reader = _create_reader(url) if path else None
         if path:
