@@ -169,14 +169,15 @@ def worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
     runtime = Runtime(settings).start()
+    runtime.load_engine()  # its modules are part of the heap frozen next
     freeze_startup_heap()
     if metrics_port:  # up before the worker says it runs
         from graphsync.metrics import serve_worker_metrics
         serve_worker_metrics(metrics_port, metrics_host, settings.metrics_token)
         console.print(f"  metrics: http://{metrics_host}:{metrics_port}/metrics")
+    runtime.start_engine()
     store = settings.resolved_database_url.split("@")[-1]
     console.print(f"[bold]graphsync worker[/] (pid {os.getpid()}) running — store: {store}")
-    runtime.start_engine()
     while not stopping.wait(1.0):
         if not runtime.scheduler.running:  # pragma: no cover - the loop catches everything
             break
