@@ -9,8 +9,10 @@ from graphsync.errors import BadRequest
 
 
 def load_object(raw: bytes, *, prefix: str = "", expected: str = "a JSON object") -> dict[str, Any]:
-    """The JSON object in ``raw``: malformed JSON, too deep nesting, a non-object and NUL
-    characters (PostgreSQL cannot store them) are each a 400 saying so, after ``prefix``."""
+    """The JSON object in ``raw``: malformed JSON, too deep nesting, a non-object, NUL characters
+    (PostgreSQL cannot store them) and lone surrogates (``\\ud800``: JSON's syntax allows the
+    escape, but it is no character, and UTF-8 cannot encode it for the database or a target) are
+    each a 400 saying so, after ``prefix``."""
     try:
         body = codec.loads(raw)  # json.loads' result and errors, faster on large bulk uploads
     except (ValueError, UnicodeDecodeError) as exc:
@@ -19,22 +21,47 @@ def load_object(raw: bytes, *, prefix: str = "", expected: str = "a JSON object"
         raise BadRequest(f"{prefix}The request body is nested too deeply.") from None
     if not isinstance(body, dict):
         raise BadRequest(f"{prefix}The request body must be {expected}.")
-    try:
-        # a NUL can only come from a \u0000 escape or a raw NUL byte (which UTF-16/32 bodies are
-        # full of): without either, the walk over the whole document is skipped
-        nul = (b"\\u0000" in raw or b"\x00" in raw) and has_nul(body)
-    except RecursionError:
-        raise BadRequest(f"{prefix}The request body is nested too deeply.") from None
-    if nul:
-        raise BadRequest("The request body contains a NUL character (\\u0000), which no property accepts.")
+    # a NUL comes from a \u0000 escape or a raw NUL byte (which UTF-16/32 bodies are full of), a
+    # lone surrogate from a \uD800-\uDFFF escape or a UTF-16/32 body: without any of them the walk
+    # over the whole document is skipped
+    lowered = raw.lower()
+    if b"\\u0000" in raw or b"\x00" in raw or b"\\ud" in lowered:
+        try:
+            bad = first_bad_text(body)
+        except RecursionError:
+            raise BadRequest(f"{prefix}The request body is nested too deeply.") from None
+        if bad == "nul":
+            raise BadRequest(f"{prefix}The request body contains a NUL character (\\u0000), which no property "
+                             "accepts.")
+        if bad == "surrogate":
+            raise BadRequest(f"{prefix}The request body contains a lone UTF-16 surrogate (an escape from "
+                             "\\ud800 to \\udfff that is not half of a pair), which is no character.")
     return body
 
 
-def has_nul(value: Any) -> bool:
+def first_bad_text(value: Any) -> str | None:
+    """'nul' or 'surrogate' for the first string (key or value) in ``value`` holding one, else None."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _bad(value)
     if isinstance(value, dict):
-        return any("\x00" in k or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
+        for key, item in value.items():
+            bad = _bad(key) or first_bad_text(item)
+            if bad:
+                return bad
+    elif isinstance(value, list):
+        for item in value:
+            bad = first_bad_text(item)
+            if bad:
+                return bad
+    return None
+
+
+def _bad(text: str) -> str | None:
+    if "\x00" in text:
+        return "nul"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "surrogate"
+    return None

@@ -278,6 +278,32 @@ def test_nul_characters_are_400(http, world, method, path, body):
     check_graph_error(response, 400)
 
 
+@pytest.mark.parametrize("method, path, body", [
+    ("PUT", "/secrets", {"value": [{"key": "SecretToken", "value": "\ud800"}]}),
+    ("PATCH", "", {"secrets": [{"key": "BaseAddress", "value": "https://x.test/\udfff"}]}),
+    ("POST", "/jobs", {"templateId": "scim", "\udbff": 1}),
+    ("PATCH", "/jobs/{job}", {"synchronizationJobSettings": [{"name": "a", "value": "\ud83d"}]}),
+])
+def test_lone_surrogates_are_400_and_change_nothing(http, world, method, path, body):
+    """JSON's syntax allows an escape like \\ud800, but alone it is no character: UTF-8 cannot
+    encode it for the database or a target (it was a 500)."""
+    before = http.get(f"{world.sync}/secrets").json()
+    raw = json.dumps(body).encode()  # ensure_ascii: the surrogate travels as its escape
+    assert b"\\ud" in raw
+    response = http.request(method, world.sync + path.format(**world.ids), content=raw,
+                            headers={"Content-Type": "application/json"})
+    assert "surrogate" in check_graph_error(response, 400)["message"]
+    assert http.get(f"{world.sync}/secrets").json() == before
+
+
+def test_surrogate_pairs_are_characters_and_kept(http):
+    raw = json.dumps({"displayName": "Rocket \U0001F680"}).encode()  # sent as the pair \ud83d\ude80
+    assert b"\\ud83d\\ude80" in raw
+    created = http.post("/v1.0/applications", content=raw, headers={"Content-Type": "application/json"})
+    assert created.status_code == 201, created.text
+    assert http.get(f"/v1.0/applications/{created.json()['id']}").json()["displayName"] == "Rocket \U0001F680"
+
+
 def test_nul_character_in_display_name_is_400(http):
     check_graph_error(http.post("/v1.0/applications", json={"displayName": "Contoso\u0000"}), 400)
 

@@ -20,6 +20,10 @@ def test_bodies_in_other_unicode_encodings_still_read(encoding):
     assert load_object('{"displayName": "Zoë"}'.encode(encoding)) == {"displayName": "Zoë"}
 
 
+def test_escaped_surrogate_pairs_read_as_their_character():
+    assert load_object(b'{"a": "\\ud83d\\ude80"}') == {"a": "\U0001F680"}
+
+
 def test_integers_beyond_64_bits_still_read():
     assert load_object(b'{"big": 123456789012345678901234567890}') == {"big": 123456789012345678901234567890}
 
@@ -29,6 +33,9 @@ def test_integers_beyond_64_bits_still_read():
     (b"[1, 2]", "The request body must be a JSON object."),
     (b"[" * 100_000 + b"]" * 100_000, "The request body is nested too deeply."),
     (b'{"a": "x\\u0000y"}', "NUL character"),
+    (b'{"a": "x\\uD800y"}', "lone UTF-16 surrogate"),
+    (b'{"\\udc00": 1}', "lone UTF-16 surrogate"),
+    (b'{"a": ["\\ude80\\ud83d"]}', "lone UTF-16 surrogate"),  # a pair in the wrong order is two lone halves
 ])
 def test_what_is_not_an_object_is_a_400_saying_why(raw, message):
     with pytest.raises(BadRequest) as caught:
