@@ -6,12 +6,11 @@ checks what Graph requires) and update (PATCH, where only the properties sent ch
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from graphsync.models import GraphModel
+from graphsync.models import GraphModel, UtcDateTime
 
 
 class PasswordProfile(GraphModel):
@@ -34,9 +33,9 @@ class UserBody(GraphModel):
     country: str | None = None
     department: str | None = None
     display_name: str | None = Field(default=None, max_length=256)
-    employee_hire_date: datetime | None = None
+    employee_hire_date: UtcDateTime | None = None
     employee_id: str | None = Field(default=None, max_length=16)
-    employee_leave_date_time: datetime | None = None
+    employee_leave_date_time: UtcDateTime | None = None
     employee_org_data: EmployeeOrgData | None = None
     employee_type: str | None = None
     fax_number: str | None = None

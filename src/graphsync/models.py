@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
 
 # ---------------------------------------------------------------------------------------------
@@ -82,15 +82,29 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer
 
 
 def format_datetime(value: datetime | None) -> str | None:
-    """UTC with a ``Z`` and only the fractional digits that carry information, as Graph writes it."""
+    """UTC with a ``Z`` and only the fractional digits that carry information, as Graph writes it
+    (four-digit years: ``0001-01-01T00:00:00Z``, Graph's "never")."""
     if value is None:
         return None
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text = value.replace(tzinfo=None, microsecond=0).isoformat()
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")
     return text + "Z"
+
+
+def _in_utc(value: datetime) -> datetime:
+    """A date-time that has a UTC form (written back as UTC): 9999-12-31T23:59:59-10:00 has none."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("the date-time lies beyond 0001-01-01 to 9999-12-31 in UTC") from None
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_in_utc), PlainSerializer(format_datetime, return_type=str)]
 
 
 NEVER = "0001-01-01T00:00:00Z"
@@ -319,7 +333,7 @@ class SynchronizationSchema(GraphModel):
 # Jobs, templates, synchronization
 
 class SynchronizationSchedule(GraphModel):
-    expiration: Annotated[datetime | None, PlainSerializer(format_datetime, return_type=str | None)] = None
+    expiration: UtcDateTime | None = None
     interval: Duration | None = None
     state: ScheduleState | None = None
 

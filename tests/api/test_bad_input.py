@@ -304,6 +304,54 @@ def test_surrogate_pairs_are_characters_and_kept(http):
     assert http.get(f"/v1.0/applications/{created.json()['id']}").json()["displayName"] == "Rocket \U0001F680"
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
+def test_numbers_json_does_not_have_are_400_and_create_nothing(http, number):
+    """Python's parser reads NaN, Infinity and 1e400 (as inf); nothing can write them back: the
+    application was saved, then its answer was a 500."""
+    name = f"numbers {number}"
+    raw = f'{{"displayName": "{name}", "web": {{"redirectUris": {number}}}}}'.encode()
+    error = check_graph_error(http.post("/v1.0/applications", content=raw,
+                                        headers={"Content-Type": "application/json"}), 400)
+    assert "not valid JSON" in error["message"]
+    assert http.get("/v1.0/applications", params={"$filter": f"displayName eq '{name}'"}).json()["value"] == []
+
+
+def test_deeply_nested_group_body_is_400(http):
+    raw = b'{"displayName": "g", "mailNickname": "g", "x": ' + b"[" * 950 + b"]" * 950 + b"}"
+    check_graph_error(http.post("/v1.0/groups", content=raw, headers={"Content-Type": "application/json"}), 400)
+    assert http.get("/v1.0/groups", params={"$filter": "displayName eq 'g'"}).json()["value"] == []
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-10:00", "0001-01-01T00:00:00+10:00"])
+def test_date_times_with_no_utc_form_are_400_and_change_nothing(http, world, value):
+    """A date-time is kept in UTC; these two lie beyond year 9999 or before year 1 there (a 500)."""
+    user = http.post("/v1.0/users", json={
+        "accountEnabled": True, "displayName": "Dora Date", "mailNickname": f"dora{value[:4]}",
+        "userPrincipalName": f"dora{value[:4]}@{world.tenant['defaultDomain']}",
+        "passwordProfile": {"password": "Passw0rd!Passw0rd!"}, "employeeHireDate": "2020-01-01T10:00:00+02:00"})
+    assert user.status_code == 201, user.text
+    url = f"/v1.0/users/{user.json()['id']}"
+    check_graph_error(http.patch(url, json={"employeeHireDate": value}), 400)
+    check_graph_error(http.patch(url, json={"employeeLeaveDateTime": value}), 400)
+    kept = http.get(url, params={"$select": "employeeHireDate,employeeLeaveDateTime"}).json()
+    assert kept["employeeHireDate"] == "2020-01-01T08:00:00Z" and kept.get("employeeLeaveDateTime") is None
+    job = f"{world.sync}/jobs/{world.job}"
+    before = http.get(job).json()["schedule"]
+    check_graph_error(http.patch(job, json={"schedule": {"expiration": value}}), 400)
+    assert http.get(job).json()["schedule"] == before
+    http.delete(url)
+
+
+def test_graphs_never_date_reads_back_with_a_four_digit_year(http, world):
+    job = f"{world.sync}/jobs/{world.job}"
+    before = http.get(job).json()["schedule"]
+    try:
+        assert http.patch(job, json={"schedule": {"expiration": "0001-01-01T00:00:00Z"}}).status_code == 204
+        assert http.get(job).json()["schedule"]["expiration"] == "0001-01-01T00:00:00Z"  # was "1-01-01T…"
+    finally:
+        http.patch(job, json={"schedule": before})
+
+
 def test_nul_character_in_display_name_is_400(http):
     check_graph_error(http.post("/v1.0/applications", json={"displayName": "Contoso\u0000"}), 400)
 

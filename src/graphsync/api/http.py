@@ -228,7 +228,12 @@ async def read_json(request: Request, model: type[Model], limit: int, *, require
         if required:
             raise BadRequest("A request body is required.")
         return None
-    data = load_object(raw)
+    return validate_body(model, load_object(raw))
+
+
+def validate_body(model: type[Model], data: dict) -> Model:
+    """``data`` (a request body's object) as ``model``, its OData control information dropped;
+    what does not fit is a 400 saying why."""
     try:
         return model.model_validate(strip_odata(data))
     except RecursionError:

@@ -9,12 +9,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import ValidationError
 
 from graphsync.api.auth import (ASSIGNMENT_READ, ASSIGNMENT_WRITE, GROUP_READ, GROUP_WRITE, MEMBER_WRITE, USER_READ,
                                 USER_WRITE, allow)
 from graphsync.api.common import call, check_version, limit, no_content, ok
-from graphsync.api.http import describe_validation, public_url, read_body, read_json, strip_odata
+from graphsync.api.http import public_url, read_body, read_json, validate_body
 from graphsync.api.odata import MAX_TOP, collection, context_url, entity, parse_query, select_fields
 from graphsync.directory_models import AppRoleAssignmentBody, GroupBody, UserBody
 from graphsync.errors import BadRequest, Forbidden
@@ -183,10 +182,7 @@ async def create_group(request: Request, principal=Depends(group_writer)):
     if "owners@odata.bind" in data:
         raise BadRequest("Group owners are not supported by graphsync; create the group without "
                          "'owners@odata.bind'.")
-    try:
-        body = GroupBody.model_validate(strip_odata(data))
-    except ValidationError as exc:
-        raise BadRequest(describe_validation(exc.errors())) from None
+    body = validate_body(GroupBody, data)
     doc = await call(request, principal, directory.create_group, body, [ref_id(url) for url in binds])
     return ok(entity(request, doc, "groups/$entity"), status=201)
 
