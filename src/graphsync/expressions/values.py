@@ -4,6 +4,8 @@ A value is ``None`` (null: the attribute is absent), a ``str``, an ``int`` (resu
 Count, InStr, BitAnd, DateDiff, NumFromDate…), or a ``list`` of values (multi-valued).
 Booleans are the strings ``"True"``/``"False"``; dates travel as strings too (functions
 returning dates format them as ``M/d/yyyy h:mm:ss tt`` in UTC). Null and ``""`` differ.
+A caller's input may also hold JSON objects (``dict``): appRoleAssignments entries and
+references read as their role name or id, any other object as its compact JSON text.
 """
 from __future__ import annotations
 
@@ -55,7 +57,8 @@ def scalar(value: Any) -> Any:
 
 
 def text(value: Any) -> str | None:
-    """The string form of a single value (null stays null; lists give their first value)."""
+    """The string form of a single value (null stays null; lists give their first value).
+    A non-null single value always has one, objects included: string functions may rely on it."""
     if value.__class__ is str or value is None:
         return value
     value = scalar(value)
@@ -66,7 +69,8 @@ def text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dict):
-        return role_value(value)
+        role = role_value(value)
+        return role if role is not None else compact_json(value)
     return str(value)
 
 
@@ -149,7 +153,12 @@ def to_strings(value: Any) -> list[str] | None:
     return [_string(item) for item in items]
 
 
+def compact_json(value: Any) -> str:
+    """A complex value (a JSON object) as text: compact JSON, as ``evaluationResult`` shows it."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def _string(item: Any) -> str:
     if isinstance(item, dict):  # a complex value such as an AppRoleAssignmentsComplex role
-        return json.dumps(item, separators=(",", ":"))
+        return compact_json(item)
     return text(item) or ""
