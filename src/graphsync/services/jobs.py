@@ -25,7 +25,7 @@ from graphsync.services import schema as schemas
 from graphsync.services import due, templates
 from graphsync.services.context import Context
 from graphsync.services.paging import Page
-from graphsync.services.synchronization import Owner, validate_secret
+from graphsync.services.synchronization import Owner, check_base_address, validate_secret
 from graphsync.store.engine_tables import cycle_buckets
 from graphsync.store.tables import sync_jobs
 
@@ -261,6 +261,7 @@ def credentials_for_validation(ctx: Context, owner: Owner, job_id: str | None,
     if not credentials.get("BaseAddress"):
         raise BadRequest("The credentials have no BaseAddress (the SCIM endpoint URL).",
                          code="CredentialsValidationFailed")
+    check_base_address(credentials["BaseAddress"])  # saved ones too: an older version did not check them
     return credentials
 
 

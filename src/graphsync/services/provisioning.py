@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from graphsync import expressions, metrics
+from graphsync.connectors.addresses import base_address_problem
 from graphsync.connectors.scim import ScimClient, ScimError
 from graphsync.connectors.target_policy import TargetNotAllowed, TargetPolicy
 from graphsync.engine.cycle import (CredentialsRejected, Cycle, CycleInterrupted, CycleResult, CycleSettings,
@@ -137,6 +138,9 @@ class Prepared:
         if not self.secrets.get("BaseAddress"):
             raise CredentialsRejected("The job has no BaseAddress secret: set the SCIM endpoint with PUT "
                                       ".../synchronization/secrets.")
+        problem = base_address_problem(self.secrets["BaseAddress"])  # one saved before addresses were checked
+        if problem:
+            raise CredentialsRejected(f"{problem} Correct it with PUT .../synchronization/secrets.")
         try:
             self.policy.check(self.secrets["BaseAddress"])
         except TargetNotAllowed as exc:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlalchemy import delete, func, insert, select, update
 
+from graphsync.connectors.addresses import base_address_problem
 from graphsync.errors import BadRequest
 from graphsync.models import SecretPair, SynchronizationBody
 from graphsync.services import applications
@@ -98,10 +99,19 @@ def validate_secret(pair: SecretPair) -> None:
         if threshold is not None and (not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0):
             raise BadRequest("SyncNotificationSettings.DeleteThresholdValue must be a non-negative integer.",
                              code="InvalidNotificationSettings")
+    if pair.key == "BaseAddress":
+        check_base_address(value)
     if pair.key in BOOLEAN_SETTINGS and value.strip().lower() not in ("true", "false", "1", "0"):
         raise BadRequest(f"The secret '{pair.key}' must be 'True' or 'False'.")
     if pair.key == "None":
         raise BadRequest("'None' is not a valid secret key.")
+
+
+def check_base_address(address: str) -> None:
+    """400 with what is wrong, unless the engine can send SCIM requests to ``address``."""
+    problem = base_address_problem(address)
+    if problem:
+        raise BadRequest(problem)
 
 
 TOKEN_KEYS = ("SecretToken",)  # credentials that go to BaseAddress with every request
