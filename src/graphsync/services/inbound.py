@@ -40,7 +40,6 @@ from datetime import timedelta
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, literal_column, or_, select, text, update
-from sqlalchemy.exc import DBAPIError
 
 from graphsync import expressions, metrics
 from graphsync.engine import inbound as engine
@@ -64,6 +63,11 @@ log = logging.getLogger("graphsync.inbound")
 BATCH_SIZE = 1000
 RECEIVED, FAILED = "received", "failed"  # inbound_records.status ('done': applied before migration 0009)
 MAX_ATTEMPTS = 3  # a record whose processing keeps failing unexpectedly is given up after this many tries
+# A job whose processing fails past what isolating its records handles (not even a record's
+# failure could be saved) is skipped by process_due for a while: 2 s, then twice as long after
+# each failure in a row, at most 5 minutes. In memory: what failed may be the database.
+JOB_BACKOFF_FIRST_SECONDS, JOB_BACKOFF_MAX_SECONDS = 2.0, 300.0
+_job_backoff: dict[tuple[int, str, str], tuple[int, float]] = {}  # → (failures in a row, skipped until)
 RATE_LIMITER = engine.RateLimiter()
 PURGE_EVERY = timedelta(minutes=10)
 _last_purge: dict[int, float] = {}
@@ -140,13 +144,29 @@ def inbound_jobs(runtime) -> list[JobRef]:
 
 def process_due(runtime, should_stop: Callable[[], bool] = lambda: False, budget_seconds: float = 2.0) -> bool:
     """Apply staged records of every active inbound job, for about ``budget_seconds`` (so
-    outbound cycles get their turn). Returns True when records are left for the next call."""
+    outbound cycles get their turn). Returns True when records are left for the next call.
+
+    One job's failure never stops the others, nor the scheduler's tick: it is logged (its id and
+    the exception's class; no record data) and the job backs off (JOB_BACKOFF_*)."""
     deadline = time.monotonic() + budget_seconds
     more = False
     for ref in inbound_jobs(runtime):
         if should_stop() or time.monotonic() > deadline:
             return True
-        more = bool(process_leased(runtime, ref, deadline, should_stop)) or more
+        key = (id(runtime), ref.tenant_id, ref.job_id)
+        failures, until = _job_backoff.get(key, (0, 0.0))
+        if time.monotonic() < until:
+            continue
+        try:
+            more = bool(process_leased(runtime, ref, deadline, should_stop)) or more
+        except Exception as exc:
+            delay = min(JOB_BACKOFF_FIRST_SECONDS * 2 ** failures, JOB_BACKOFF_MAX_SECONDS)
+            _job_backoff[key] = (failures + 1, time.monotonic() + delay)
+            log.error("inbound job %s of tenant %s failed (%s); its records wait, it is tried again in %.0f s",
+                      ref.job_id, ref.tenant_id, exc.__class__.__name__, delay)
+            log.debug("inbound job %s failed", ref.job_id, exc_info=True)
+        else:
+            _job_backoff.pop(key, None)
     maybe_purge(runtime)
     return more
 
@@ -180,13 +200,13 @@ def process_job(runtime, ref: JobRef, deadline: float | None = None,
             count = _batch(runtime, ref, BATCH_SIZE, fence=fence)
         except LeaseLost:
             raise
-        except DBAPIError as exc:
-            if not is_transient(exc):
-                raise
-            # the database, not a record, failed: the records wait (no attempt is counted against them)
-            log.warning("an inbound batch of job %s met a transient database error; trying again soon", ref.job_id)
-            return True
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                # the database, not a record, failed: the records wait (no attempt is counted against them)
+                log.warning("an inbound batch of job %s met a transient database error; trying again soon",
+                            ref.job_id)
+                return True
+            # anything else (a database error too: one record's data can cause it) is isolated
             log.exception("an inbound batch of job %s failed; processing its records one by one", ref.job_id)
             count = _isolate(runtime, ref, fence)
         runtime.db.grew(count)
@@ -295,8 +315,7 @@ def _batch_transaction(runtime, ref: JobRef, limit: int, only_seq: int | None,
                 _finish_cycle(ctx, ref, row, state)
             return 0
         directory._serialise_writers(ctx)  # the tenant's writer lock before any read we act on
-        cycle = state.get("inboundCycle") or {"id": str(uuid.uuid4()), "began": format_datetime(ctx.now()),
-                                              "imported": 0, "exported": 0, "failed": 0}
+        cycle = state.get("inboundCycle") or _new_cycle(ctx)
         run = _prepare(ctx, ref, row, cycle["id"])
         records = [_Record(r.seq, r.bulk_id, r.data, r.attempts) for r in rows]
         _apply(ctx, run, ref, records)
@@ -312,6 +331,10 @@ def _batch_transaction(runtime, ref: JobRef, limit: int, only_seq: int | None,
         ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(
             doc=doc, state=state, applied_seq=rows[-1].seq, due_at=due.due_at(row.template_id, doc, state)))
         return len(rows)
+
+
+def _new_cycle(ctx: Context) -> dict:
+    return {"id": str(uuid.uuid4()), "began": format_datetime(ctx.now()), "imported": 0, "exported": 0, "failed": 0}
 
 
 def _prepare(ctx: Context, ref: JobRef, row, cycle_id: str) -> _Run:
@@ -788,16 +811,46 @@ def _isolate(runtime, ref: JobRef, fence: Callable[[Any], None] | None = None) -
             raise
         except Exception as exc:
             log.exception("inbound record %s of job %s failed", seq, ref.job_id)
-            given_up = _attempt_failed(runtime, ref, seq, exc)
+            given_up = _attempt_failed(runtime, ref, seq, exc, fence)
             count += 1
             if not given_up:
                 break
     return count
 
 
-def _attempt_failed(runtime, ref: JobRef, seq: int, exc: Exception) -> bool:
-    """Count a failed attempt at the record; True when it is given up (marked failed, logged)."""
+def _attempt_failed(runtime, ref: JobRef, seq: int, exc: Exception,
+                    fence: Callable[[Any], None] | None = None) -> bool:
+    """Count a failed attempt at the record; True when it is given up (marked failed, counted in
+    the job's run, logged). A record whose failure cannot be saved so (what broke its processing
+    may break its log entry too) is given up all the same, with a short error naming the
+    exceptions' classes and no log entry, so that the job goes on past it. Raises on a transient
+    database error (the record waits, no attempt counted) and when not even that can be saved
+    (then process_due backs the job off)."""
+    try:
+        return _save_attempt(runtime, ref, seq, exc, fence)
+    except LeaseLost:
+        raise
+    except Exception as error:
+        if is_transient(error):
+            raise
+        failure = error.__class__.__name__
+        log.error("inbound record %s of job %s: saving its failure failed (%s); it is given up without a log entry",
+                  seq, ref.job_id, failure)
     with runtime.unit(ref.tenant_id) as ctx:
+        if fence is not None:
+            fence(ctx.conn)
+        row = ctx.conn.execute(select(inbound_records.c.status, inbound_records.c.attempts).where(
+            inbound_records.c.seq == seq)).first()
+        if row is not None and row.status == RECEIVED:
+            _give_up(ctx, ref, seq, row.attempts + 1, f"InternalError: The record could not be processed "
+                                                      f"({exc.__class__.__name__}) nor its failure logged ({failure}).")
+    return True
+
+
+def _save_attempt(runtime, ref: JobRef, seq: int, exc: Exception, fence: Callable[[Any], None] | None) -> bool:
+    with runtime.unit(ref.tenant_id) as ctx:
+        if fence is not None:
+            fence(ctx.conn)
         row = ctx.conn.execute(select(inbound_records).where(inbound_records.c.seq == seq)).first()
         if row is None or row.status != RECEIVED:
             return True
@@ -806,12 +859,11 @@ def _attempt_failed(runtime, ref: JobRef, seq: int, exc: Exception) -> bool:
             ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq == seq).values(attempts=attempts))
             return False
         reason = f"The record could not be processed after {attempts} attempts ({exc.__class__.__name__})."
-        ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq == seq).values(
-            attempts=attempts, status=FAILED, processed_at=ctx.now(), error=f"InternalError: {reason}"))
-        job = ctx.conn.execute(select(sync_jobs).where(_job_where(ref))).first()
-        if job is None:
+        given_up = _give_up(ctx, ref, seq, attempts, f"InternalError: {reason}")
+        if given_up is None:
             return True
-        run = _prepare(ctx, ref, job, (job.state or {}).get("inboundCycle", {}).get("id") or str(uuid.uuid4()))
+        job, cycle_id = given_up
+        run = _prepare(ctx, ref, job, cycle_id)
         external_id = engine.anchor_of(row.data)
         record = _Record(0, row.bulk_id, row.data, attempts, external_id=external_id, status="failure",
                          error=("InternalError", reason))
@@ -819,6 +871,24 @@ def _attempt_failed(runtime, ref: JobRef, seq: int, exc: Exception) -> bool:
                                         {"ReportableIdentifier": external_id}))
         _save(ctx, run, ref, [record])
         return True
+
+
+def _give_up(ctx: Context, ref: JobRef, seq: int, attempts: int, error: str) -> tuple[Any, str] | None:
+    """Mark the record failed (the job goes on past it) and count it in the job's run: the job's
+    row and the run's cycle id, or None when the job is gone."""
+    job = _lock_job(ctx, ref)
+    ctx.conn.execute(update(inbound_records).where(inbound_records.c.seq == seq).values(
+        attempts=attempts, status=FAILED, processed_at=ctx.now(), error=error[:2000]))
+    if job is None:
+        return None
+    state = dict(job.state or {})
+    cycle = dict(state.get("inboundCycle") or _new_cycle(ctx))
+    cycle["imported"] += 1
+    cycle["failed"] += 1
+    state["inboundCycle"] = cycle
+    ctx.conn.execute(update(sync_jobs).where(_job_where(ref)).values(
+        state=state, due_at=due.due_at(job.template_id, job.doc, state)))
+    return job, cycle["id"]
 
 
 def _finish_cycle(ctx: Context, ref: JobRef, row, state: dict) -> None:
