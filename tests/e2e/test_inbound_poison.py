@@ -85,13 +85,19 @@ def stored(server, job: Inbound, external_id: str):
     return next(row for row in rows if row.data["externalId"] == external_id)
 
 
-def test_a_record_whose_failure_cannot_be_saved_is_given_up_and_no_other_job_waits(server, two_tenants,
-                                                                                    monkeypatch, caplog):
+def poisoned_and_other(two_tenants, monkeypatch, caplog):
+    """Ticks that would escape recorded, an inbound job in each tenant, the first one's records
+    first/bad/last with the bad one's outcome unsavable (``poison``)."""
     caplog.set_level(logging.ERROR, logger="graphsync.inbound")
     escaped = escaping_ticks(monkeypatch)
     poisoned, other = Inbound(two_tenants[0]), Inbound(two_tenants[1])
-    first, bad, last = workers(poisoned, "first", "bad", "last")
-    raised = poison(monkeypatch, bad["externalId"])
+    records = workers(poisoned, "first", "bad", "last")
+    return escaped, poisoned, other, records, poison(monkeypatch, records[1]["externalId"])
+
+
+def test_a_record_whose_failure_cannot_be_saved_is_given_up_and_no_other_job_waits(server, two_tenants,
+                                                                                    monkeypatch, caplog):
+    escaped, poisoned, other, (first, bad, last), raised = poisoned_and_other(two_tenants, monkeypatch, caplog)
     poisoned.accepted(first, bad, last)
     poisoned.start()
     theirs = workers(other, "ann", "bob", "cyd")
@@ -121,11 +127,7 @@ def test_a_record_whose_failure_cannot_be_saved_is_given_up_and_no_other_job_wai
 
 def test_a_job_whose_failure_cannot_be_recorded_backs_off_and_no_other_job_waits(server, two_tenants,
                                                                                   monkeypatch, caplog):
-    caplog.set_level(logging.ERROR, logger="graphsync.inbound")
-    escaped = escaping_ticks(monkeypatch)
-    poisoned, other = Inbound(two_tenants[0]), Inbound(two_tenants[1])
-    first, bad, last = workers(poisoned, "first", "bad", "last")
-    poison(monkeypatch, bad["externalId"])
+    escaped, poisoned, other, (first, bad, last), _ = poisoned_and_other(two_tenants, monkeypatch, caplog)
     refused: list[float] = []  # the times giving the bad record up failed
     blocked = [True]
     real_give_up = inbound._give_up
