@@ -68,6 +68,7 @@ MAX_ATTEMPTS = 3  # a record whose processing keeps failing unexpectedly is give
 # each failure in a row, at most 5 minutes. In memory: what failed may be the database.
 JOB_BACKOFF_FIRST_SECONDS, JOB_BACKOFF_MAX_SECONDS = 2.0, 300.0
 _job_backoff: dict[tuple[int, str, str], tuple[int, float]] = {}  # → (failures in a row, skipped until)
+_turns: dict[int, int] = {}  # runtime → calls of process_due so far (whose turn comes first)
 RATE_LIMITER = engine.RateLimiter()
 PURGE_EVERY = timedelta(minutes=10)
 _last_purge: dict[int, float] = {}
@@ -138,7 +139,8 @@ def inbound_jobs(runtime) -> list[JobRef]:
     staged = exists().where(_unapplied(sync_jobs.c.tenant_id, sync_jobs.c.id, sync_jobs.c.applied_seq))
     with runtime.db.reading() as conn:
         rows = conn.execute(select(sync_jobs.c.tenant_id, sync_jobs.c.owner_id, sync_jobs.c.id, sync_jobs.c.doc)
-                            .where(inbound, or_(sync_jobs.c.due_at <= runtime.clock.now(), staged))).all()
+                            .where(inbound, or_(sync_jobs.c.due_at <= runtime.clock.now(), staged))
+                            .order_by(sync_jobs.c.tenant_id, sync_jobs.c.id)).all()  # a stable order to take turns in
     return [JobRef(row.tenant_id, row.owner_id, row.id) for row in rows if row.doc["schedule"]["state"] == "Active"]
 
 
@@ -150,15 +152,19 @@ def process_due(runtime, should_stop: Callable[[], bool] = lambda: False, budget
     the exception's class; no record data) and the job backs off (JOB_BACKOFF_*)."""
     deadline = time.monotonic() + budget_seconds
     more = False
-    for ref in inbound_jobs(runtime):
-        if should_stop() or time.monotonic() > deadline:
+    jobs = _in_turn(runtime, inbound_jobs(runtime))
+    for position, ref in enumerate(jobs):
+        if should_stop() or (position and time.monotonic() > deadline):  # the first in turn always has one
             return True
         key = (id(runtime), ref.tenant_id, ref.job_id)
         failures, until = _job_backoff.get(key, (0, 0.0))
         if time.monotonic() < until:
             continue
+        # an even share of what is left of the budget, so one tenant's large backlog never holds
+        # up another's records for longer than a batch
+        share = (deadline - time.monotonic()) / (len(jobs) - position)
         try:
-            more = bool(process_leased(runtime, ref, deadline, should_stop)) or more
+            more = bool(process_leased(runtime, ref, time.monotonic() + share, should_stop)) or more
         except Exception as exc:
             delay = min(JOB_BACKOFF_FIRST_SECONDS * 2 ** failures, JOB_BACKOFF_MAX_SECONDS)
             _job_backoff[key] = (failures + 1, time.monotonic() + delay)
@@ -169,6 +175,17 @@ def process_due(runtime, should_stop: Callable[[], bool] = lambda: False, budget
             _job_backoff.pop(key, None)
     maybe_purge(runtime)
     return more
+
+
+def _in_turn(runtime, jobs: list[JobRef]) -> list[JobRef]:
+    """``jobs`` starting one further along at each call of this process (round robin): when the
+    budget runs out part way, the jobs it did not reach come first next time."""
+    if not jobs:
+        return jobs
+    turn = _turns.get(id(runtime), 0)
+    _turns[id(runtime)] = turn + 1
+    start = turn % len(jobs)
+    return jobs[start:] + jobs[:start]
 
 
 def process_leased(runtime, ref: JobRef, deadline: float | None = None,
@@ -189,12 +206,13 @@ def process_leased(runtime, ref: JobRef, deadline: float | None = None,
 def process_job(runtime, ref: JobRef, deadline: float | None = None,
                 should_stop: Callable[[], bool] = lambda: False,
                 fence: Callable[[Any], None] | None = None) -> bool:
-    """Process the job's staged records until none are left (or the deadline); True if some
-    remain. ``fence`` (the job's lease) is checked in every batch's transaction: a batch of a
-    process that lost the lease is rolled back (``LeaseLost``), never applied twice."""
+    """Process the job's staged records until none are left (or the deadline, checked after each
+    batch: a turn applies one batch at least); True if some remain. ``fence`` (the job's lease)
+    is checked in every batch's transaction: a batch of a process that lost the lease is rolled
+    back (``LeaseLost``), never applied twice."""
     _acknowledge(runtime, ref)
     while True:
-        if should_stop() or (deadline is not None and time.monotonic() > deadline):
+        if should_stop():
             return True
         try:
             count = _batch(runtime, ref, BATCH_SIZE, fence=fence)
@@ -212,6 +230,8 @@ def process_job(runtime, ref: JobRef, deadline: float | None = None,
         runtime.db.grew(count)
         if count == 0:
             return False
+        if deadline is not None and time.monotonic() > deadline:
+            return True
 
 
 def _acknowledge(runtime, ref: JobRef) -> None:
