@@ -1,10 +1,11 @@
-"""The engine on PostgreSQL when processes and connections fail under it:
+"""The engine when processes and connections fail under it (PostgreSQL unless said):
 
 * a worker paused (SIGSTOP) in the middle of a cycle, past its lease, whose job another worker
   took over and finished, wakes up (SIGCONT) and writes nothing more — to a target that would
   keep a duplicate user if it got a second create;
 * every connection of the database is terminated (pg_terminate_backend) while a cycle runs: the
-  cycle carries on, or resumes within seconds, and the target ends up with each user once."""
+  cycle carries on, or resumes within seconds, and the target ends up with each user once;
+* (SQLite) a server stopped with SIGTERM mid-cycle releases the job, and the next one finishes it."""
 from __future__ import annotations
 
 import os
@@ -158,3 +159,44 @@ def _completed(http, job_url: str) -> dict | None:
         return None
     execution = response.json()["status"]["lastExecution"] or {}
     return execution if execution.get("activityIdentifier") and not execution.get("error") else None
+
+
+def test_a_stopped_server_hands_its_cycle_on_at_once(tmp_path, slow_lenient_target):
+    """SIGTERM to `graphsync serve` (its engine on, SQLite) in the middle of a cycle: the engine
+    stops after its page in flight and releases the job's lease, so the server started next runs
+    the rest of the cycle at once — not after the 60 s the lease would take to expire — and the
+    target ends up with every user once."""
+    scim, target = slow_lenient_target
+    env = dict(os.environ, GRAPHSYNC_DATA_DIR=str(tmp_path / "var"), GRAPHSYNC_SECRET_KEY=TEST_SECRET_KEY,
+               GRAPHSYNC_ENGINE_POLL_SECONDS="0.2", GRAPHSYNC_LEASE_SECONDS="60", GRAPHSYNC_LOG_LEVEL="warning")
+    for name in ("GRAPHSYNC_ENGINE", "GRAPHSYNC_DATABASE_URL"):
+        env.pop(name, None)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    first = Process(["serve", "--emulator", "--port", str(port)], env, tmp_path / "first.log")
+    second = None
+    try:
+        eventually(lambda: _answers(base, first), timeout=60)
+        tenant = httpx.post(f"{base}/graphsync/tenants", params={"displayName": "handover"}).json()
+        headers = {"Authorization": f"Bearer {tenant['accessToken']}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            tag = uuid.uuid4().hex[:8]
+            users = directory_users(http, tag, USERS)
+            job_url = outbound_job(http, tag, target.url, scim.token, interval="PT1H",
+                                   settings={"ScimConcurrency": "2"})
+            eventually(lambda: len(scim.resources("Users")) >= 15, timeout=60, interval=0.01)
+        assert first.stop() in (0, -signal.SIGTERM), first.output()  # uvicorn re-raises the signal it handled
+        assert len(scim.resources("Users")) < USERS  # stopped part way
+        second = Process(["serve", "--emulator", "--port", str(port)], env, tmp_path / "second.log")
+        eventually(lambda: _answers(base, second), timeout=60)
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            finished = eventually(lambda: (http.get(job_url).json()["status"]["lastExecution"] or {})
+                                  .get("activityIdentifier") and http.get(job_url).json()["status"]["lastExecution"],
+                                  timeout=30)  # well inside the lease's 60 s
+        assert finished["error"] is None, finished
+        names = Counter(u["userName"] for u in scim.resources("Users"))
+        assert names == Counter(u["userPrincipalName"] for u in users)  # every user once
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

@@ -57,3 +57,16 @@ def test_a_folder_too_deep_for_a_socket_falls_back_to_the_poll(tmp_path):
 
 def test_no_file_database_has_no_doorbell():
     assert Doorbell.beside("") is None
+
+
+def test_a_closed_doorbell_listens_again(tmp_path):
+    """An app entered twice (a test client) stops its engine and starts it again."""
+    folder = tmp_path / "db.wake"
+    bell, rung = listening(folder)
+    bell.close()
+    assert bell.listen(rung.set)
+    try:
+        Doorbell(folder).ring()
+        assert rung.wait(5)
+    finally:
+        bell.close()

@@ -2,7 +2,10 @@
 and Graph's conventions (errors, request ids, tolerant paths)."""
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from graphsync import __version__, metrics
 from graphsync.api.http import GraphConventions, install_error_handlers
@@ -15,10 +18,24 @@ from graphsync.runtime.runtime import Runtime
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None,
                runtime: Runtime | None = None) -> FastAPI:
+    """The app on ``runtime``, or on a runtime of its own whose engine stops when the server shuts
+    down (SIGTERM, Ctrl-C): after its page in flight, its leases released, so another process takes
+    the job on at once instead of when the lease expires. (It starts again with the app, as a test
+    client that enters the app twice does.)"""
+    owned = runtime is None
     runtime = runtime or Runtime(settings or Settings(), clock).start()
     if runtime.settings.engine:
         runtime.start_engine()
-    app = FastAPI(title="graphsync", version=__version__,
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if owned and runtime.settings.engine:
+            runtime.start_engine()  # (already running at the first start)
+        yield
+        if owned:
+            await run_in_threadpool(runtime.stop_engine)
+
+    app = FastAPI(title="graphsync", version=__version__, lifespan=lifespan,
                   description="Microsoft Graph synchronization API (Entra provisioning service), self-hosted.")
     app.state.runtime = runtime
     install_error_handlers(app)

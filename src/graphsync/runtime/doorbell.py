@@ -53,6 +53,7 @@ class Doorbell:
             log.warning("no doorbell (%s); workers find work at their poll", exc)
             return False
         self._path, self._socket = path, sock
+        self._closed.clear()  # listening again after a close
         self._thread = threading.Thread(target=self._receive, args=(on_ring,), name="graphsync-doorbell", daemon=True)
         self._thread.start()
         return True

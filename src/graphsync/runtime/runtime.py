@@ -105,12 +105,17 @@ class Runtime:
         if self.doorbell is not None:
             self.doorbell.ring()
 
-    def close(self) -> None:
+    def stop_engine(self) -> None:
+        """Stop the engine after its page or batch in flight (its leases released); start_engine
+        may start it again."""
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
         if self.doorbell is not None:
             self.doorbell.close()
+
+    def close(self) -> None:
+        self.stop_engine()
         if self.task_queue is not None:
             self.task_queue.close()
         self.db.dispose()
