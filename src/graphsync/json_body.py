@@ -24,8 +24,7 @@ def load_object(raw: bytes, *, prefix: str = "", expected: str = "a JSON object"
     # a NUL comes from a \u0000 escape or a raw NUL byte (which UTF-16/32 bodies are full of), a
     # lone surrogate from a \uD800-\uDFFF escape or a UTF-16/32 body: without any of them the walk
     # over the whole document is skipped
-    lowered = raw.lower()
-    if b"\\u0000" in raw or b"\x00" in raw or b"\\ud" in lowered:
+    if b"\\u0000" in raw or b"\x00" in raw or b"\\ud" in raw or b"\\uD" in raw:
         try:
             bad = first_bad_text(body)
         except RecursionError:

@@ -69,26 +69,27 @@ class Runtime:
                 "clientSecret": secret, "roles": list(client.roles), "accessToken": token,
                 "tokenEndpoint": f"{self.settings.base_url}/{tenant.id}/oauth2/v2.0/token"}
 
-    def load_engine(self) -> type:
-        """The engine's class, imported (with the provisioning code, a few hundred milliseconds) on
-        first use, and the TLS context its connections share: a worker loads them before it says it
-        runs, so its first job waits for neither."""
+    def load_engine(self) -> None:
+        """Import the engine's code (with the provisioning code, a few hundred milliseconds) and
+        build the TLS context its connections share: a worker does so before it says it runs, so
+        its first job waits for neither."""
         from graphsync.connectors.wire import tls_context
         tls_context()
         if self.task_queue is not None:
-            from graphsync.runtime.tasks import TaskEngine
-            return TaskEngine
-        from graphsync.runtime.scheduler import Scheduler
-        return Scheduler
+            import graphsync.runtime.tasks  # noqa: F401
+        else:
+            import graphsync.runtime.scheduler  # noqa: F401
 
     def start_engine(self) -> None:
         if self.scheduler is not None:
             return
-        engine = self.load_engine()
+        self.load_engine()
         if self.task_queue is not None:
-            self.scheduler = engine(self, self.settings.engine_concurrency).start()
+            from graphsync.runtime.tasks import TaskEngine
+            self.scheduler = TaskEngine(self, self.settings.engine_concurrency).start()
         else:
-            self.scheduler = engine(self, self.settings.engine_poll_seconds).start()
+            from graphsync.runtime.scheduler import Scheduler
+            self.scheduler = Scheduler(self, self.settings.engine_poll_seconds).start()
             if self.doorbell is not None:
                 self.doorbell.listen(self.scheduler.wake)
 
